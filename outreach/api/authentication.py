@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from organisations.selectors import api_key_authenticate
+from organisations.services import api_key_touch
+from outreach.api.principal import ApiPrincipal
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer ork_<prefix>_<secret>`. Any failure is a plain 401."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):  # type: ignore[no-untyped-def]
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        keyword, _, token = header.partition(" ")
+        if keyword != self.keyword or not token.strip():
+            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.")
+        api_key = api_key_authenticate(token.strip())
+        if api_key is None:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
+        api_key_touch(api_key=api_key, now=timezone.now())
+        principal = ApiPrincipal(organisation=api_key.organisation, api_key=api_key,
+                                 scopes=frozenset(api_key.scopes))
+        return principal, api_key
+
+    def authenticate_header(self, request):  # type: ignore[no-untyped-def]
+        return self.keyword

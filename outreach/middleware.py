@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a declared body larger than MAX_REQUEST_BYTES with 413 before reading it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse({"detail": "Invalid Content-Length."}, status=400)
+        if settings.MAX_REQUEST_BYTES and length > settings.MAX_REQUEST_BYTES:
+            return JsonResponse(
+                {"detail": f"Request body too large: at most {settings.MAX_REQUEST_BYTES} bytes."},
+                status=413)
+        return self.get_response(request)

@@ -1,0 +1,293 @@
+"""Settings, read from the environment with safe defaults for a newcomer.
+
+Development (the default) runs on a bare machine: SQLite and a filesystem Celery broker under
+var/, keys generated on first use under var/keys. `OUTREACH_PROFILE=production` refuses to start
+without a real SECRET_KEY, database, broker and the pseudonymisation and field-encryption keys,
+and turns on the security settings that `manage.py check --deploy` looks for.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("OUTREACH_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+PROFILE = os.environ.get("OUTREACH_PROFILE", "development")
+PRODUCTION = PROFILE == "production"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    """Read NAME, or the file named by NAME_FILE (for secrets mounted as files)."""
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name:
+        return Path(file_name).read_text().strip()
+    return os.environ.get(name, default)
+
+
+def _required_in_production(name: str, dev_default: str) -> str:
+    value = _env(name)
+    if value:
+        return value
+    if PRODUCTION:
+        raise ImproperlyConfigured(f"{name} must be set when OUTREACH_PROFILE=production")
+    return dev_default
+
+
+def _csv(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in (_env(name, default) or "").split(",") if item.strip()]
+
+
+SECRET_KEY = _required_in_production(
+    "SECRET_KEY", "dev-only-insecure-secret-key-change-me-" + "x" * 20)
+DEBUG = not PRODUCTION and os.environ.get("DEBUG", "1") == "1"
+ALLOWED_HOSTS = _csv(
+    "ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = _csv("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "organisations",
+    "directory",
+    "segments",
+    "campaigns",
+    "delivery",
+    "interventions",
+    "evaluation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "outreach.middleware.RequestSizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "outreach.urls"
+WSGI_APPLICATION = "outreach.wsgi.application"
+ASGI_APPLICATION = "outreach.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = _required_in_production("DATABASE_URL", f"sqlite:///{VAR_DIR / 'outreach.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Workers and the web server share the file: wait for locks instead of failing at once.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (throttling, rate limits, health) -----------------------------------------------
+REDIS_URL = _env("REDIS_URL")
+CACHE_URL = _env("CACHE_URL", REDIS_URL)
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": CACHE_URL, "TIMEOUT": 300}}
+elif PRODUCTION:
+    raise ImproperlyConfigured(
+        "CACHE_URL or REDIS_URL must be set when OUTREACH_PROFILE=production")
+else:
+    # A file cache is shared by the web server and workers on one machine, unlike locmem.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(VAR_DIR / "cache")}}
+
+# --- Celery ----------------------------------------------------------------------------------
+_BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = _required_in_production("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for sub in ("in", "processed"):
+        (_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_BROKER_DIR / "in"),
+        "data_folder_out": str(_BROKER_DIR / "in"),
+        "processed_folder": str(_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    # The visibility timeout must exceed every task's hard time limit (see CELERY_TASK_TIME_LIMIT)
+    # or Redis hands a running task to a second worker.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER") == "1"
+CELERY_BEAT_SCHEDULE: dict = {}  # filled in by outreach.celery from each app's BEAT_SCHEDULE
+
+# --- Keys (pseudonyms, field encryption) -----------------------------------------------------
+# Each is a directory of key files or an env var; see outreach/keys.py.
+KEY_DIR = Path(_env("OUTREACH_KEY_DIR", str(VAR_DIR / "keys")) or VAR_DIR / "keys")
+PSEUDONYM_KEYS = _env("OUTREACH_PSEUDONYM_KEYS")
+FIELD_ENCRYPTION_KEYS = _env("OUTREACH_FIELD_ENCRYPTION_KEYS")
+BLIND_INDEX_KEYS = _env("OUTREACH_BLIND_INDEX_KEYS")
+# Generating missing keys is convenient for a newcomer and wrong in production, where every
+# machine must share the same keys from a secret store.
+KEYS_AUTO_CREATE = not PRODUCTION
+PSEUDONYM_KEY_PERIOD = "month"
+
+# --- Auth ------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(_env("AXES_FAILURE_LIMIT", "5") or 5)
+AXES_COOLOFF_TIME = 1  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Two-factor admin login: required in production, optional for the local demo.
+ADMIN_REQUIRE_OTP = PRODUCTION or os.environ.get("ADMIN_REQUIRE_OTP") == "1"
+OTP_TOTP_ISSUER = "Outreach"
+LOGIN_URL = "admin:login"
+
+# --- API -------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "outreach.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["outreach.api.permissions.HasOrganisationScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["outreach.api.throttling.OrganisationRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"organisation": _env("API_RATE_PER_ORGANISATION", "6000/min")},
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "outreach.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Outreach API",
+    "DESCRIPTION": (
+        "Partner API for offender-outreach campaigns: help resources, live interventions, "
+        "outcomes, recipients and evaluation reports. Authenticate with "
+        "`Authorization: Bearer <key>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SECURITY": [{"ApiKeyBearer": []}],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "ApiKeyBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "ork_…"}
+        }
+    },
+}
+# Largest request body accepted anywhere (bulk uploads have their own limit below it).
+MAX_REQUEST_BYTES = int(_env("MAX_REQUEST_BYTES", str(20 * 1024 * 1024)) or 0)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+
+# --- Directory -------------------------------------------------------------------------------
+HELP_RESOURCE_STALE_AFTER_DAYS = int(_env("HELP_RESOURCE_STALE_AFTER_DAYS", "365") or 365)
+SHARED_DATA_DIR = Path(_env("OUTREACH_SHARED_DATA_DIR", str(BASE_DIR.parent / "shared" / "data"))
+                       or "")
+PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# --- Email -----------------------------------------------------------------------------------
+EMAIL_HOST = _env("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = int(_env("EMAIL_PORT", "1025") or 1025)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = _env("DEFAULT_FROM_EMAIL", "Outreach <outreach@localhost>")
+
+# --- I18n, static ----------------------------------------------------------------------------
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Logging: identifiers never reach a log line (see outreach/logging.py) -------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "outreach.logging.RedactIdentifiersFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain",
+                    "filters": ["redact"]},
+    },
+    "root": {"handlers": ["console"], "level": _env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = os.environ.get("SECURE_SSL_REDIRECT", "1") == "1"
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "no-referrer"
+    X_FRAME_OPTIONS = "DENY"
+    STORAGES["staticfiles"]["BACKEND"] = (
+        "whitenoise.storage.CompressedManifestStaticFilesStorage")
+    if not PSEUDONYM_KEYS and not (KEY_DIR / "pseudonym").is_dir():
+        raise ImproperlyConfigured(
+            "production needs pseudonymisation keys: OUTREACH_PSEUDONYM_KEYS or "
+            "OUTREACH_KEY_DIR/pseudonym/")
+    if not FIELD_ENCRYPTION_KEYS and not (KEY_DIR / "field").is_dir():
+        raise ImproperlyConfigured(
+            "production needs field-encryption keys: OUTREACH_FIELD_ENCRYPTION_KEYS or "
+            "OUTREACH_KEY_DIR/field/")
