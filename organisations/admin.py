@@ -6,7 +6,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from organisations.models import ApiKey, ApiScope, AuditEvent, Membership, Organisation
+from organisations.models import (
+    ApiKey,
+    ApiScope,
+    AuditEvent,
+    Membership,
+    Organisation,
+    Partnership,
+)
 from organisations.selectors import user_organisation
 from organisations.services import Actor, api_key_create, api_key_revoke
 from outreach.admin import OrganisationScopedAdmin
@@ -18,13 +25,19 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class PartnershipInline(admin.TabularInline):
+    model = Partnership
+    fk_name = "programme"
+    extra = 0
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(OrganisationScopedAdmin):
     organisation_field = "pk"
     list_display = ["name", "kind", "slug", "time_zone"]
     list_filter = ["kind"]
     search_fields = ["name", "slug"]
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, PartnershipInline]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         queryset = admin.ModelAdmin.get_queryset(self, request)

@@ -49,6 +49,30 @@ class Organisation(models.Model):
         return self.name
 
 
+class Partnership(models.Model):
+    """A partner (platform, helpline, probation service, researcher) working with a programme.
+
+    A partner reads its programmes' help directory and is enrolled in their campaigns.
+    """
+
+    programme = models.ForeignKey(Organisation, on_delete=models.CASCADE,
+                                  related_name="partnerships")
+    partner = models.ForeignKey(Organisation, on_delete=models.CASCADE,
+                                related_name="programme_partnerships")
+    triggers = models.JSONField(
+        default=list, blank=True,
+        help_text="Trigger categories this partner may send, e.g. search_blocked_term.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "partner"], name="partnership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} with {self.programme}"
+
+
 class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="memberships")

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from organisations.models import ApiKey, Membership, Organisation, Role
+from organisations.models import ApiKey, Membership, Organisation, Partnership, Role
 from organisations.services import hash_secret, split_key
 
 
@@ -43,3 +43,14 @@ def organisation_members(*, organisation: Organisation, role: str | None = None)
     if role:
         memberships = memberships.filter(role=Role(role))
     return memberships
+
+
+def programmes_visible_to(organisation: Organisation) -> list[int]:
+    """Ids of the organisation itself and the programmes it partners with."""
+    programme_ids = Partnership.objects.filter(partner=organisation).values_list(
+        "programme_id", flat=True)
+    return [organisation.pk, *programme_ids]
+
+
+def partnership_for(*, programme: Organisation, partner: Organisation) -> Partnership | None:
+    return Partnership.objects.filter(programme=programme, partner=partner).first()

@@ -11,7 +11,15 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
-from organisations.models import ApiKey, ApiScope, AuditEvent, Membership, Organisation, Role
+from organisations.models import (
+    ApiKey,
+    ApiScope,
+    AuditEvent,
+    Membership,
+    Organisation,
+    Partnership,
+    Role,
+)
 
 KEY_PREFIX = "ork"
 PREFIX_CHARS = 8
@@ -106,3 +114,14 @@ def api_key_touch(*, api_key: ApiKey, now: datetime) -> None:
         return
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     api_key.last_used_at = now
+
+
+@transaction.atomic
+def partnership_set(*, programme: Organisation, partner: Organisation, triggers: list[str],
+                    actor: Actor) -> Partnership:
+    partnership, _ = Partnership.objects.update_or_create(
+        programme=programme, partner=partner, defaults={"triggers": sorted(set(triggers))})
+    audit_record(organisation=programme, actor=actor, action="partnership.set",
+                 target=partnership, changes={"partner": partner.slug,
+                                              "triggers": partnership.triggers})
+    return partnership
