@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import chi2
 from statsmodels.stats.contingency_tables import StratifiedTable
 
 from ._common import DEFAULT_CONFIDENCE, Estimate, SignificanceTest, check_events, z_value
@@ -109,13 +110,42 @@ def _pooled_risk_ratio(stacked: np.ndarray, confidence: float) -> Estimate:
 
 
 def _breslow_day(table: StratifiedTable, strata: int) -> SignificanceTest:
+    """Breslow-Day statistic, computed here: statsmodels returns nan when the pooled OR is 1."""
     if strata < 2:
         return SignificanceTest("breslow_day", "needs two or more strata", None, 1.0)
-    result = table.test_equal_odds(adjust=False)
+    pooled = float(table.oddsratio_pooled)
+    statistic = 0.0
+    for k in range(table.table.shape[2]):
+        (a, b), (c, d) = table.table[:, :, k]
+        expected, variance = _breslow_day_moments(a + b, c + d, a + c, pooled)
+        if variance > 0:
+            statistic += (a - expected) ** 2 / variance
+    p = float(chi2.sf(statistic, strata - 1))
     return SignificanceTest(
-        "breslow_day", "homogeneity of odds ratios across strata",
-        float(result.statistic), float(result.pvalue),
+        "breslow_day", "homogeneity of odds ratios across strata", statistic, p
     )
+
+
+def _breslow_day_moments(n1: float, n0: float, m1: float, pooled: float) -> tuple[float, float]:
+    """Expected variant events and their variance in one stratum if its OR were ``pooled``.
+
+    Solves a (n0 - m1 + a) = pooled (n1 - a)(m1 - a) for a within the feasible range;
+    the quadratic degenerates to a linear equation when the pooled OR is exactly 1.
+    """
+    low, high = max(0.0, m1 - n0), min(n1, m1)
+    quad = 1 - pooled
+    lin = n0 - m1 + pooled * (n1 + m1)
+    const = -pooled * n1 * m1
+    if abs(quad) < 1e-12:
+        expected = -const / lin
+    else:
+        root = math.sqrt(lin * lin - 4 * quad * const)
+        candidates = ((-lin + root) / (2 * quad), (-lin - root) / (2 * quad))
+        expected = next(x for x in candidates if low - 1e-9 <= x <= high + 1e-9)
+    cells = (expected, n1 - expected, m1 - expected, n0 - m1 + expected)
+    if min(cells) <= 0:
+        return expected, 0.0
+    return expected, 1 / sum(1 / x for x in cells)
 
 
 def _cmh(table: StratifiedTable) -> SignificanceTest:
