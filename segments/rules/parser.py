@@ -231,10 +231,12 @@ class _Builder:
     def value(self, field: FieldSpec, token: Token) -> Value:
         literal = _decode_literal(token)
         converted = _CONVERTERS[field.type](literal)
+        if field.whole and converted is not None:
+            converted = _as_whole(converted)
         if converted is None:
+            word = "a whole number" if field.whole else _TYPE_WORDS[field.type]
             raise RuleError(
-                f'field "{field.name}" is {_TYPE_WORDS[field.type]}; '
-                f"{token.value} at {_at(token)} is not {_TYPE_WORDS[field.type]}"
+                f'field "{field.name}" is {word}; {token.value} at {_at(token)} is not {word}'
                 f"{_TYPE_HINTS.get(field.type, '')}",
                 token.line,
                 token.column,
@@ -312,6 +314,12 @@ def _parse_time(text: str) -> time:
 
 def _as_number(literal: Value) -> Value | None:
     return literal if isinstance(literal, int | float) else None
+
+
+def _as_whole(number: int | float) -> int | None:
+    if isinstance(number, float):
+        return int(number) if number.is_integer() else None
+    return number
 
 
 def _as_text(literal: Value) -> Value | None:

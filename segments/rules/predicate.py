@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from .nodes import And, Compare, Contains, Member, Node, Not, Or, Presence, RelativeDate
-from .schema import FieldType
+from .schema import FieldSpec, FieldType
 
 # A compiled rule takes the context and the evaluation day (for relative dates).
 Predicate = Callable[[Mapping[str, Any], date], bool]
@@ -30,6 +30,15 @@ _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 def _number(value: Any) -> Any:
     # bool is an int subclass, but True is not a number anyone meant to compare with 18.
     return value if value.__class__ in (int, float, Decimal) else None
+
+
+def _whole(value: Any) -> Any:
+    if value.__class__ is int:
+        return value
+    # 18.0 is the same age as 18; 17.5 cannot be stored in an integer column, so it is unset.
+    if value.__class__ is float and value.is_integer():
+        return value
+    return None
 
 
 def _text(value: Any) -> Any:
@@ -74,6 +83,10 @@ _READERS: dict[FieldType, Callable[[Any], Any]] = {
 # ---- compilation ------------------------------------------------------------------------------
 
 
+def _reader(spec: FieldSpec) -> Callable[[Any], Any]:
+    return _whole if spec.whole else _READERS[spec.type]
+
+
 def compile_predicate(node: Node) -> Predicate:
     """Compile the AST into nested closures; each condition is False when its field is unset."""
     if isinstance(node, And):
@@ -111,7 +124,7 @@ def _any(predicates: list[Predicate]) -> Predicate:
 def _compare(node: Compare) -> Predicate:
     name, read, test, value = (
         node.field.name,
-        _READERS[node.field.type],
+        _reader(node.field),
         _OPERATORS[node.op],
         node.value,
     )
@@ -135,7 +148,7 @@ def _compare(node: Compare) -> Predicate:
 
 
 def _member(node: Member) -> Predicate:
-    name, read, negated = node.field.name, _READERS[node.field.type], node.negated
+    name, read, negated = node.field.name, _reader(node.field), node.negated
     if any(isinstance(value, RelativeDate) for value in node.values):
         return _member_relative(node)
     values = frozenset(node.values)
@@ -150,7 +163,7 @@ def _member(node: Member) -> Predicate:
 def _member_relative(node: Member) -> Predicate:
     name, read, negated, literals = (
         node.field.name,
-        _READERS[node.field.type],
+        _reader(node.field),
         node.negated,
         node.values,
     )
@@ -176,7 +189,7 @@ def _contains(node: Contains) -> Predicate:
 
 
 def _presence(node: Presence) -> Predicate:
-    name, read, present = node.field.name, _READERS[node.field.type], node.present
+    name, read, present = node.field.name, _reader(node.field), node.present
     return lambda context, today: (read(context.get(name)) is not None) == present
 
 

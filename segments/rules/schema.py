@@ -55,6 +55,8 @@ class FieldSpec:
     type: FieldType
     choices: tuple[str, ...] = ()
     custom: bool = False
+    # Whole-number fields may be integer columns, where Django would truncate 17.5 to 17.
+    whole: bool = False
 
 
 BUILTIN_FIELDS: Mapping[str, FieldSpec] = {
@@ -63,7 +65,7 @@ BUILTIN_FIELDS: Mapping[str, FieldSpec] = {
         FieldSpec("stage", FieldType.CHOICE, STAGES),
         FieldSpec("country", FieldType.TEXT),
         FieldSpec("language", FieldType.TEXT),
-        FieldSpec("age", FieldType.NUMBER),
+        FieldSpec("age", FieldType.NUMBER, whole=True),
         FieldSpec("platform", FieldType.TEXT),
         FieldSpec("channel", FieldType.CHOICE, CHANNELS),
         FieldSpec("trigger", FieldType.TEXT),
