@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -29,7 +29,7 @@ class MissingKeyError(ImproperlyConfigured):
 
 def period_of(moment: datetime) -> str:
     """The pseudonym key period for a moment: one key per calendar month (UTC)."""
-    return timezone.localtime(moment, timezone.UTC).strftime("%Y-%m")
+    return timezone.localtime(moment, UTC).strftime("%Y-%m")
 
 
 def _decode(text: str) -> bytes:

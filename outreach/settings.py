@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    "outreach",
     "organisations",
     "directory",
     "segments",
@@ -220,12 +221,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "SECURITY": [{"ApiKeyBearer": []}],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKeyBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "ork_…"}
-        }
-    },
 }
 # Largest request body accepted anywhere (bulk uploads have their own limit below it).
 MAX_REQUEST_BYTES = int(_env("MAX_REQUEST_BYTES", str(20 * 1024 * 1024)) or 0)

@@ -1,0 +1,60 @@
+"""The production profile refuses unsafe configurations; `check --deploy` is clean."""
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def production_env(**overrides: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ["PATH"],
+        "OUTREACH_PROFILE": "production",
+        "SECRET_KEY": "a-long-random-production-secret-" + _key(),
+        "ALLOWED_HOSTS": "outreach.example.org",
+        "DATABASE_URL": "postgres://u@127.0.0.1/outreach",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1",
+        "OUTREACH_PSEUDONYM_KEYS": f"2026-11:{_key()}",
+        "OUTREACH_FIELD_ENCRYPTION_KEYS": f"k0001:{_key()}",
+        "OUTREACH_BLIND_INDEX_KEYS": f"k0001:{_key()}",
+    }
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v}
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_production_check_deploy_reports_nothing_above_info():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = manage("check", env=production_env(SECRET_KEY=""))
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_to_start_without_pseudonymisation_keys(tmp_path):
+    env = production_env(OUTREACH_PSEUDONYM_KEYS="", OUTREACH_KEY_DIR=str(tmp_path))
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "pseudonymisation keys" in result.stderr
+
+
+def test_production_refuses_to_start_without_field_encryption_keys(tmp_path):
+    env = production_env(OUTREACH_FIELD_ENCRYPTION_KEYS="", OUTREACH_KEY_DIR=str(tmp_path))
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "field-encryption keys" in result.stderr
