@@ -80,6 +80,31 @@ class Campaign(models.Model):
     assignment_namespace = models.CharField(
         max_length=64, blank=True,
         help_text="Campaigns sharing a namespace never assign the same person to both.")
+    # Within a namespace each campaign owns the sub-range [offset, offset + share) of the
+    # namespace's unit interval (see campaigns/assignment.py); ranges must not overlap.
+    namespace_offset = models.DecimalField(
+        max_digits=7, decimal_places=6, default=0,
+        help_text="Start of this campaign's slice of the namespace (0 to 1).")
+    namespace_share = models.DecimalField(
+        max_digits=7, decimal_places=6, default=1,
+        help_text="Width of this campaign's slice of the namespace (0 to 1).")
+    countries = models.JSONField(
+        default=list, blank=True,
+        help_text="ISO 3166-1 countries the audience lives in, e.g. [\"GB\"].")
+    languages = models.JSONField(
+        default=list, blank=True,
+        help_text="Languages the audience needs; every channel needs a message in each.")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+",
+                                     editable=False)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+",
+                                    editable=False)
+    approved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A hash of the content the reviewer approved: editing content after approval changes it.
+    content_hash = models.CharField(max_length=64, blank=True, editable=False)
+    approved_snapshot = models.JSONField(default=dict, blank=True, editable=False)
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     referral_code = models.CharField(max_length=12, unique=True, default=new_referral_code)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
@@ -177,6 +202,8 @@ class Schedule(models.Model):
     window_weekdays = models.JSONField(default=list, blank=True,
                                        help_text="Allowed ISO weekdays 1-7; empty means all.")
     next_fire_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    channel = models.CharField(max_length=16, choices=Channel.choices, blank=True,
+                               help_text="Channel this step sends on (email or SMS).")
 
     class Meta:
         ordering = ["campaign", "pk"]
