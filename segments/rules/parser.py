@@ -231,10 +231,10 @@ class _Builder:
     def value(self, field: FieldSpec, token: Token) -> Value:
         literal = _decode_literal(token)
         converted = _CONVERTERS[field.type](literal)
+        word = _TYPE_WORDS[field.type]
         if field.whole and converted is not None:
-            converted = _as_whole(converted)
+            converted, word = _as_whole(converted), "a whole number"
         if converted is None:
-            word = "a whole number" if field.whole else _TYPE_WORDS[field.type]
             raise RuleError(
                 f'field "{field.name}" is {word}; {token.value} at {_at(token)} is not {word}'
                 f"{_TYPE_HINTS.get(field.type, '')}",

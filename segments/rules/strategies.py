@@ -181,7 +181,8 @@ def _context_values(spec: FieldSpec, *, as_literal: bool = False) -> SearchStrat
     from hypothesis import strategies as st
 
     if spec.type == FieldType.NUMBER:
-        pool = [n for n in _NUMBER_POOL if float(n).is_integer()] if spec.whole else _NUMBER_POOL
+        whole_pool = [int(n) for n in _NUMBER_POOL if float(n).is_integer()]
+        pool = whole_pool if spec.whole else _NUMBER_POOL
         return st.sampled_from(pool)
     if spec.type == FieldType.DATE:
         return _dates() if as_literal else st.one_of(_dates(), _dates().map(date.isoformat))
