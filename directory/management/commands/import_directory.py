@@ -1,0 +1,45 @@
+"""`manage.py import_directory --organisation <slug> [--data-dir PATH] [--confirm-all-for-demo]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from directory.demo import confirm_all_for_demo
+from directory.services import directory_import
+from organisations.models import Organisation
+from organisations.services import Actor
+from outreach.errors import InvalidInput
+
+
+class Command(BaseCommand):
+    help = ("Import the shared help-resource directory and legal notices for one programme. "
+            "Idempotent; never overwrites the programme's confirmations.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--organisation", required=True, help="the programme's slug")
+        parser.add_argument("--data-dir", type=Path, default=None,
+                            help="folder with help_resources.json and legal_notices.json "
+                                 "(default: settings.SHARED_DATA_DIR)")
+        parser.add_argument(
+            "--confirm-all-for-demo", action="store_true",
+            help="DEMO ONLY: confirm every displayable record as the system actor. A real "
+                 "programme confirms each record itself after checking it.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        organisation = Organisation.objects.filter(slug=options["organisation"]).first()
+        if organisation is None:
+            raise CommandError(f"No organisation with slug '{options['organisation']}'.")
+        data_dir = options["data_dir"] or settings.SHARED_DATA_DIR
+        try:
+            report = directory_import(organisation=organisation, data_dir=data_dir,
+                                      actor=Actor.system())
+        except InvalidInput as error:
+            raise CommandError(error.message) from error
+        if options["confirm_all_for_demo"]:
+            confirm_all_for_demo(organisation=organisation, report=report)
+        for line in report.lines():
+            self.stdout.write(line)

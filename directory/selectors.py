@@ -1,0 +1,225 @@
+"""Reads for the directory, always from the caller's point of view.
+
+`organisation` is the caller: a programme reads its own directory; a partner reads the
+directories of the programmes it partners with (organisations.selectors.programmes_visible_to).
+Where two visible directories hold the same slug or jurisdiction, the caller's own copy wins,
+then the programme with the lowest id, so results never hold duplicates.
+
+`help_resources_for` and `legal_notice_for` are used by campaign rendering and live
+interventions: their signatures are a contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from directory.models import (
+    DirectoryPolicy,
+    HelpResource,
+    LegalNotice,
+    ResourceAudience,
+    SourceStatus,
+    VerificationStatus,
+)
+from organisations.models import Organisation
+from organisations.selectors import programmes_visible_to
+from outreach.errors import InvalidInput
+from outreach.vocabulary import STAGE_RESOURCE_AUDIENCES
+
+FALLBACK_LANGUAGE = "en"
+
+
+# --- policy window ----------------------------------------------------------------------------
+
+def stale_windows(organisation_ids: Iterable[int]) -> dict[int, int]:
+    """Days after which a confirmation is stale, per organisation (policy or site default)."""
+    ids = list(organisation_ids)
+    windows = dict.fromkeys(ids, settings.HELP_RESOURCE_STALE_AFTER_DAYS)
+    windows.update(DirectoryPolicy.objects.filter(organisation_id__in=ids)
+                   .values_list("organisation_id", "stale_after_days"))
+    return windows
+
+
+def verification_q(status: str, *, now: datetime | None = None) -> Q:
+    """A filter for one VerificationStatus across organisations with different windows."""
+    now = now or timezone.now()
+    not_displayable = Q(source_status=SourceStatus.EXISTENCE_ONLY) | (
+        (Q(phone__isnull=True) | Q(phone="")) & (Q(url__isnull=True) | Q(url="")))
+    if status == VerificationStatus.NOT_DISPLAYABLE:
+        return not_displayable
+    if status == VerificationStatus.NEEDS_VERIFICATION:
+        return ~not_displayable & Q(confirmed_at__isnull=True)
+    fresh = _fresh_q(now)
+    if status == VerificationStatus.CONFIRMED:
+        return ~not_displayable & fresh
+    if status == VerificationStatus.STALE:
+        return ~not_displayable & Q(confirmed_at__isnull=False) & ~fresh
+    raise InvalidInput(f"Unknown verification status '{status}'.", field="verification_status")
+
+
+def _fresh_q(now: datetime) -> Q:
+    policies = dict(DirectoryPolicy.objects.values_list("organisation_id", "stale_after_days"))
+    default_since = now - timedelta(days=settings.HELP_RESOURCE_STALE_AFTER_DAYS)
+    fresh = ~Q(organisation_id__in=list(policies)) & Q(confirmed_at__gte=default_since)
+    for organisation_id, days in policies.items():
+        fresh |= Q(organisation_id=organisation_id,
+                   confirmed_at__gte=now - timedelta(days=days))
+    return fresh
+
+
+# --- help resources ---------------------------------------------------------------------------
+
+def resource_audiences(audience: str) -> tuple[str, ...]:
+    """An AudienceStage (mapped through STAGE_RESOURCE_AUDIENCES) or a raw resource audience."""
+    if audience in STAGE_RESOURCE_AUDIENCES:
+        return tuple(STAGE_RESOURCE_AUDIENCES[audience])
+    if audience in ResourceAudience.values:
+        return (audience,)
+    raise InvalidInput(f"Unknown audience '{audience}'.", field="audience")
+
+
+def help_resources_visible(*, organisation: Organisation) -> QuerySet[HelpResource]:
+    """Every resource the caller may read (any verification state), hours prefetched."""
+    return (HelpResource.objects
+            .filter(organisation_id__in=programmes_visible_to(organisation))
+            .select_related("organisation")
+            .prefetch_related("opening_hours"))
+
+
+def help_resource_get(*, organisation: Organisation, slug: str) -> HelpResource | None:
+    """One visible resource by slug (the caller's own copy first), or None: a 404."""
+    candidates = list(help_resources_visible(organisation=organisation).filter(slug=slug))
+    resources = _one_per_key(candidates, organisation, key=lambda r: r.slug)
+    return resources[0] if resources else None
+
+
+def help_resources_for(*, organisation: Organisation, country: str | None,
+                       language: str | None, audience: str | None = None,
+                       at: datetime | None = None,
+                       include_unconfirmed: bool = False) -> list[HelpResource]:
+    """The resources to signpost, best first. The contract used by campaigns and interventions.
+
+    - only displayable records (a confirmed contact route; never existence-only ones);
+    - only confirmed and not stale ones unless include_unconfirmed;
+    - country: ISO alpha-2 (case-insensitive); matches resources listing it or ["*"];
+      resources with unknown countries never match. None: any country;
+    - language: ISO 639-1; resources offered in it come first, then resources in English as a
+      fallback (flagged `language_fallback=True`); resources in neither language, or with
+      unknown languages, are left out. None: any language, no fallback ordering;
+    - audience: an AudienceStage value (mapped through STAGE_RESOURCE_AUDIENCES) or a raw
+      resource audience; None: any audience;
+    - order: requested language before the English fallback; within that, open now, then
+      hours unknown, then closed; then national services before worldwide ones; then name.
+
+    Each result carries `open_now` (True / False / None = hours unknown), `language_fallback`
+    and `verification` (a VerificationStatus value).
+    """
+    at = at or timezone.now()
+    country = country.upper() if country else None
+    language = language.lower() if language else None
+    wanted = set(resource_audiences(audience)) if audience else None
+    queryset = help_resources_visible(organisation=organisation).displayable()
+    windows = stale_windows(programmes_visible_to(organisation))
+    results = []
+    for resource in _one_per_key(list(queryset), organisation, key=lambda r: r.slug):
+        verification = resource.verification_status(
+            now=at, stale_after_days=windows[resource.organisation_id])
+        if verification != VerificationStatus.CONFIRMED and not include_unconfirmed:
+            continue
+        tier = _language_tier(resource, language)
+        if tier is None or not _serves(resource, country, wanted):
+            continue
+        resource.verification = verification
+        resource.language_fallback = tier == 1
+        resource.open_now = resource.is_open(at)
+        results.append(resource)
+    return sorted(results, key=_signposting_order)
+
+
+def annotate_for_output(resources: list[HelpResource], *, organisation: Organisation,
+                        at: datetime | None = None) -> list[HelpResource]:
+    """Set open_now and verification on resources read outside help_resources_for."""
+    at = at or timezone.now()
+    windows = stale_windows({r.organisation_id for r in resources})
+    for resource in resources:
+        resource.open_now = resource.is_open(at)
+        resource.verification = resource.verification_status(
+            now=at, stale_after_days=windows[resource.organisation_id])
+        resource.language_fallback = getattr(resource, "language_fallback", False)
+    return resources
+
+
+def _serves(resource: HelpResource, country: str | None, wanted: set[str] | None) -> bool:
+    if country and not ({country, "*"} & set(resource.countries or [])):
+        return False
+    return not wanted or bool(wanted & set(resource.audiences or []))
+
+
+def _language_tier(resource: HelpResource, language: str | None) -> int | None:
+    languages = set(resource.languages or [])
+    if language is None or language in languages:
+        return 0
+    if FALLBACK_LANGUAGE in languages:
+        return 1
+    return None
+
+
+_OPEN_RANK = {True: 0, None: 1, False: 2}
+
+
+def _signposting_order(resource: HelpResource) -> tuple:
+    return (int(resource.language_fallback), _OPEN_RANK[resource.open_now],
+            resource.countries == ["*"], resource.name.casefold(), resource.slug)
+
+
+def _one_per_key(objects: list, organisation: Organisation, *, key) -> list:  # type: ignore[no-untyped-def]
+    """Drop duplicates across visible directories: own copy first, then lowest programme id."""
+    chosen: dict = {}
+    for obj in sorted(objects, key=lambda o: (o.organisation_id != organisation.pk,
+                                              o.organisation_id)):
+        chosen.setdefault(key(obj), obj)
+    return list(chosen.values())
+
+
+# --- legal notices ----------------------------------------------------------------------------
+
+def legal_notices_visible(*, organisation: Organisation) -> list[LegalNotice]:
+    notices = (LegalNotice.objects
+               .filter(organisation_id__in=programmes_visible_to(organisation))
+               .prefetch_related("statutes"))
+    unique = _one_per_key(list(notices), organisation, key=lambda n: n.jurisdiction)
+    return sorted(unique, key=lambda n: n.jurisdiction)
+
+
+def legal_notice_for(*, organisation: Organisation, jurisdiction: str) -> LegalNotice | None:
+    """The legal notice that applies in `jurisdiction` (ISO 3166-1 or 3166-2), or None.
+
+    Tried in order: a notice for exactly that code; a notice listing it in also_applies_to
+    (GB-WLS finds GB-ENG); for a sub-national code, the country's notice (US-CA finds US); for a
+    country code, the one sub-national notice of that country when there is exactly one
+    (with GB-ENG and GB-SCT both present, GB is ambiguous and finds nothing).
+    The contract used by campaigns and interventions.
+    """
+    code = jurisdiction.strip().upper()
+    notices = legal_notices_visible(organisation=organisation)
+    found = _applying(notices, code)
+    if found is not None:
+        return found
+    country, _, subdivision = code.partition("-")
+    if subdivision:
+        return _applying(notices, country)
+    national = [n for n in notices if n.jurisdiction.startswith(f"{country}-")]
+    return national[0] if len(national) == 1 else None
+
+
+def _applying(notices: list[LegalNotice], code: str) -> LegalNotice | None:
+    exact = [n for n in notices if n.jurisdiction == code]
+    if exact:
+        return exact[0]
+    listed = [n for n in notices if code in (n.also_applies_to or [])]
+    return listed[0] if listed else None
