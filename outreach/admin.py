@@ -1,25 +1,14 @@
-"""Admin pieces shared by every app: tenant scoping and the two-factor admin site."""
+"""Admin pieces shared by every app: tenant scoping (the site itself: outreach/admin_site.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from organisations.selectors import user_organisation
-
-admin.site.site_header = "Outreach"
-admin.site.site_title = "Outreach admin"
-admin.site.index_title = "Prevention programmes"
-
-if settings.ADMIN_REQUIRE_OTP:
-    from django_otp.admin import OTPAdminSite
-
-    # Staff must pass a TOTP or static token as well as the password to reach the admin.
-    admin.site.__class__ = OTPAdminSite
+from organisations.selectors import user_organisation, user_role
 
 
 class OrganisationScopedAdmin(admin.ModelAdmin):
@@ -29,6 +18,23 @@ class OrganisationScopedAdmin(admin.ModelAdmin):
     """
 
     organisation_field = "organisation"
+    # Roles that may add, change and delete here; every member may view.
+    write_roles: frozenset[str] = frozenset({"manager"})
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or user_role(request.user) is not None
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return request.user.is_superuser or user_role(request.user) in self.write_roles
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser or user_role(request.user) in self.write_roles
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser or user_role(request.user) in self.write_roles
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)

@@ -16,6 +16,7 @@ def _key() -> str:
 def production_env(**overrides: str) -> dict[str, str]:
     env = {
         "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "outreach.settings",
         "OUTREACH_PROFILE": "production",
         "SECRET_KEY": "a-long-random-production-secret-" + _key(),
         "ALLOWED_HOSTS": "outreach.example.org",
