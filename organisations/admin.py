@@ -58,6 +58,7 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(OrganisationScopedAdmin):
+    audit_admin_changes = False  # creation and revocation go through audited services
     list_display = ["name", "organisation", "prefix", "created_at", "expires_at", "last_used_at",
                     "revoked_at"]
     list_filter = ["organisation"]
@@ -103,6 +104,7 @@ class ApiKeyAdmin(OrganisationScopedAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(OrganisationScopedAdmin):
+    audit_admin_changes = False
     list_display = ["at", "action", "object_type", "object_id", "actor_user", "actor_api_key"]
     list_filter = ["action", "object_type"]
     readonly_fields = [f.name for f in AuditEvent._meta.fields]

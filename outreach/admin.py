@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from organisations.models import Organisation
 from organisations.selectors import user_organisation, user_role
+from organisations.services import Actor, audit_record
 
 
 class OrganisationScopedAdmin(admin.ModelAdmin):
@@ -18,6 +21,8 @@ class OrganisationScopedAdmin(admin.ModelAdmin):
     """
 
     organisation_field = "organisation"
+    # Admin edits write an audit row; admins whose saves go through audited services turn it off.
+    audit_admin_changes = True
     # Roles that may add, change and delete here; every member may view.
     write_roles: frozenset[str] = frozenset({"manager"})
 
@@ -54,7 +59,24 @@ class OrganisationScopedAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if not change and not request.user.is_superuser and hasattr(obj, "organisation_id"):
             obj.organisation = user_organisation(request.user)
-        super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if self.audit_admin_changes:
+                verb = "change" if change else "add"
+                self._audit(request, obj, f"admin.{verb}", {"fields": list(form.changed_data)})
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic():
+            if self.audit_admin_changes:
+                self._audit(request, obj, "admin.delete", {"repr": str(obj)[:200]})
+            super().delete_model(request, obj)
+
+    def _audit(self, request: HttpRequest, obj: Any, action: str, changes: dict) -> None:
+        organisation = getattr(obj, "organisation", None)
+        if not isinstance(organisation, Organisation):
+            organisation = user_organisation(request.user)
+        audit_record(organisation=organisation, actor=Actor(user=request.user),
+                     action=f"{obj._meta.model_name}.{action}", target=obj, changes=changes)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -20,6 +20,13 @@ from tests.factories import ApiKeyFactory, MembershipFactory, OrganisationFactor
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    # Hashing test passwords with PBKDF2 would dominate the suite's run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def require_service(name: str, reason: str) -> None:
     message = f"{name} is not available: {reason}"
     if IN_CI:

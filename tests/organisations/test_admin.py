@@ -65,3 +65,19 @@ def test_production_turns_two_factor_on():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=production_env(),
                             capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().endswith("True"), result.stderr
+
+
+def test_an_admin_edit_of_an_organisation_writes_an_audit_row(client, tenant):
+    from organisations.models import AuditEvent
+
+    client.force_login(tenant.manager)
+    organisation = tenant.organisation
+    response = client.post(f"/admin/organisations/organisation/{organisation.pk}/change/", {
+        "name": "Renamed Programme", "slug": organisation.slug, "kind": organisation.kind,
+        "time_zone": "Europe/London", "created_at_0": "2026-01-01", "created_at_1": "00:00:00",
+        "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0,
+        "partnerships-TOTAL_FORMS": 0, "partnerships-INITIAL_FORMS": 0})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.get(action="organisation.admin.change")
+    assert event.actor_user == tenant.manager
+    assert "name" in event.changes["fields"]
