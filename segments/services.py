@@ -1,0 +1,551 @@
+"""Writes for segments, custom attributes, recipients and suppressions.
+
+Every action is one transaction that writes its audit row in the same transaction. Audit rows
+never contain a reference, a contact value or a pseudonym: only counts and field names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from organisations.models import Organisation
+from organisations.services import Actor, audit_record
+from outreach.errors import Conflict, InvalidInput, PayloadTooLarge
+from segments.envelope import (
+    KeySnapshot,
+    contact_purpose,
+    new_data_key,
+    reference_purpose,
+    seal,
+)
+from segments.importing import (
+    EMAIL_PROBLEM,
+    PHONE_PROBLEM,
+    ImportReport,
+    RecipientRow,
+    RowError,
+    RowProblems,
+    contact_normalise,
+    row_check,
+    upload_rows,
+)
+from segments.models import (
+    AttributeType,
+    ContactChannel,
+    ContactPoint,
+    CustomAttribute,
+    Recipient,
+    RecipientStatus,
+    Segment,
+    SegmentStatus,
+    Suppression,
+    SuppressionReason,
+)
+from segments.rules import AttributeSpec, RuleError, validate_attribute_name
+from segments.targeting import attribute_specs, rule_parse
+
+logger = logging.getLogger(__name__)
+
+# Each batch looks up every reference under every held pseudonym key in one IN (...): keep
+# the parameter count well below SQLite's and psycopg's limits even with a year of keys.
+IMPORT_BATCH_SIZE = 1000
+DEFAULT_IMPORT_MAX_BYTES = 20 * 1024 * 1024
+
+
+def import_max_bytes() -> int:
+    return int(getattr(settings, "SEGMENTS_IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES))
+
+
+# ---- custom attributes ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def custom_attribute_create(*, organisation: Organisation, name: str, type: str,
+                            actor: Actor, choices: Iterable[str] = (),
+                            description: str = "") -> CustomAttribute:
+    choices = list(choices)
+    _attribute_check(organisation=organisation, name=name, type=type, choices=choices)
+    attribute = CustomAttribute.objects.create(
+        organisation=organisation, name=name, type=type, choices=choices,
+        description=description)
+    audit_record(organisation=organisation, actor=actor, action="custom_attribute.create",
+                 target=attribute, changes={"name": name, "type": type, "choices": choices})
+    segments_revalidate(organisation=organisation)
+    return attribute
+
+
+def _attribute_check(*, organisation: Organisation, name: str, type: str,
+                     choices: list[str]) -> None:
+    try:
+        validate_attribute_name(name)
+    except ValueError as error:
+        raise InvalidInput(str(error), field="name") from None
+    if type not in AttributeType.values:
+        raise InvalidInput(f"type must be one of {', '.join(AttributeType.values)}",
+                           field="type")
+    try:
+        AttributeSpec(type, tuple(choices))
+    except ValueError as error:
+        raise InvalidInput(str(error), field="choices") from None
+    if len(set(choices)) != len(choices):
+        raise InvalidInput("choices must not repeat", field="choices")
+    if CustomAttribute.objects.filter(organisation=organisation, name=name).exists():
+        raise InvalidInput(f"an attribute named {name!r} already exists", field="name")
+
+
+@transaction.atomic
+def custom_attribute_delete(*, attribute: CustomAttribute, actor: Actor) -> None:
+    """Delete the declaration; segments whose rules use it become invalid (with the error)."""
+    organisation = attribute.organisation
+    audit_record(organisation=organisation, actor=actor, action="custom_attribute.delete",
+                 target=attribute, changes={"name": attribute.name})
+    attribute.delete()
+    segments_revalidate(organisation=organisation)
+
+
+# ---- segments ---------------------------------------------------------------------------------
+
+
+def _rule_fields(text: str, *, organisation: Organisation,
+                 attributes: Mapping[str, AttributeSpec] | None = None) -> list[str]:
+    try:
+        return list(rule_parse(text, organisation=organisation, attributes=attributes).fields)
+    except RuleError as error:
+        raise InvalidInput(str(error), field="rule", line=error.line,
+                           column=error.column) from None
+
+
+@transaction.atomic
+def segment_create(*, organisation: Organisation, name: str, stage: str, rule: str,
+                   actor: Actor, description: str = "") -> Segment:
+    fields = _rule_fields(rule, organisation=organisation)
+    _segment_name_check(organisation=organisation, name=name)
+    segment = Segment.objects.create(
+        organisation=organisation, name=name, stage=stage, rule=rule, description=description,
+        fields=fields, status=SegmentStatus.READY, error="")
+    audit_record(organisation=organisation, actor=actor, action="segment.create",
+                 target=segment, changes={"name": name, "stage": stage, "rule": rule})
+    return segment
+
+
+SEGMENT_EDITABLE = ("name", "stage", "rule", "description")
+
+
+@transaction.atomic
+def segment_update(*, segment: Segment, actor: Actor, **changes: Any) -> Segment:
+    unknown = set(changes) - set(SEGMENT_EDITABLE)
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
+    if "rule" in changes:
+        segment.fields = _rule_fields(changes["rule"], organisation=segment.organisation)
+        segment.status, segment.error = SegmentStatus.READY, ""
+    if "name" in changes and changes["name"] != segment.name:
+        _segment_name_check(organisation=segment.organisation, name=changes["name"])
+    for name, value in changes.items():
+        setattr(segment, name, value)
+    segment.save()
+    audit_record(organisation=segment.organisation, actor=actor, action="segment.update",
+                 target=segment, changes=changes)
+    return segment
+
+
+def _segment_name_check(*, organisation: Organisation, name: str) -> None:
+    if Segment.objects.filter(organisation=organisation, name=name).exists():
+        raise InvalidInput(f"a segment named {name!r} already exists", field="name")
+
+
+@transaction.atomic
+def segment_delete(*, segment: Segment, actor: Actor) -> None:
+    if segment.campaigns.exists():
+        raise Conflict("this segment is used by a campaign; remove it from the campaign first")
+    audit_record(organisation=segment.organisation, actor=actor, action="segment.delete",
+                 target=segment, changes={"name": segment.name})
+    segment.delete()
+
+
+def segment_status_of(segment: Segment, *,
+                      attributes: Mapping[str, AttributeSpec]) -> tuple[str, str, list[str]]:
+    """(status, error, fields) of a segment's rule against the current attributes."""
+    try:
+        rule = rule_parse(segment.rule, organisation=segment.organisation,
+                          attributes=attributes)
+    except RuleError as error:
+        return SegmentStatus.INVALID, str(error), segment.fields
+    return SegmentStatus.READY, "", list(rule.fields)
+
+
+@transaction.atomic
+def segments_revalidate(*, organisation: Organisation) -> int:
+    """Re-check every segment after the attributes changed; returns how many changed status."""
+    attributes = attribute_specs(organisation)
+    changed = 0
+    for segment in Segment.objects.filter(organisation=organisation).select_for_update():
+        status, error, fields = segment_status_of(segment, attributes=attributes)
+        if (status, error, fields) != (segment.status, segment.error, segment.fields):
+            segment.status, segment.error, segment.fields = status, error, fields
+            segment.save(update_fields=["status", "error", "fields", "updated_at"])
+            changed += 1
+    return changed
+
+
+# ---- recipients: upsert and bulk import --------------------------------------------------------
+
+
+def recipients_import(*, organisation: Organisation,
+                      rows: Iterable[Mapping[str, Any]] | Iterable[tuple[int, Mapping[str, Any]]],
+                      actor: Actor, now: datetime | None = None) -> ImportReport:
+    """Upsert recipients by reference; keep the good rows, report the bad ones.
+
+    Partial success by design: a row with any problem is rejected as a whole (nothing of it is
+    written) and listed with every problem found; all other rows are written in one
+    transaction. A reference that appears twice in one upload: the later row is rejected and
+    names the earlier one. Recipients found under an older pseudonym key are re-keyed to the
+    current key. Rows for an erased recipient are rejected: erasure is not undone by re-import.
+    """
+    now = now or timezone.now()
+    attributes = attribute_specs(organisation)
+    report = ImportReport()
+    checked = list(_checked_rows(_numbered(rows), attributes=attributes, now=now, report=report))
+    keys = KeySnapshot.take(now=now)
+    try:
+        with transaction.atomic():
+            _write_batches(checked, organisation=organisation, keys=keys, now=now,
+                           report=report)
+            audit_record(organisation=organisation, actor=actor, action="recipients.import",
+                         target=organisation,
+                         changes={"created": report.created, "updated": report.updated,
+                                  "rejected_rows": report.rejected_rows})
+    except IntegrityError:
+        # Another upload wrote one of these references at the same moment; nothing of this
+        # one was written, so retrying it is safe.
+        raise Conflict("another import of the same recipients is running; retry") from None
+    report.rejected.sort(key=lambda error: error.row)
+    return report
+
+
+def _write_batches(rows: list[RecipientRow], *, organisation: Organisation, keys: KeySnapshot,
+                   now: datetime, report: ImportReport) -> None:
+    for start in range(0, len(rows), IMPORT_BATCH_SIZE):
+        batch = rows[start:start + IMPORT_BATCH_SIZE]
+        _ImportBatch(organisation=organisation, keys=keys, now=now, report=report).write(batch)
+
+
+def recipients_import_file(*, organisation: Organisation, content: bytes, format: str,
+                           actor: Actor, now: datetime | None = None) -> ImportReport:
+    """Import a CSV or NDJSON upload. The raw file is never stored; errors name its lines."""
+    if len(content) > import_max_bytes():
+        raise PayloadTooLarge(f"the file is larger than {import_max_bytes()} bytes; split it")
+    rows = upload_rows(content, format=format)
+    return recipients_import(organisation=organisation, rows=rows, actor=actor, now=now)
+
+
+def recipient_upsert(*, organisation: Organisation, data: Mapping[str, Any], actor: Actor,
+                     now: datetime | None = None) -> tuple[Recipient, bool]:
+    """Create or update one recipient; a bad field is a 400 naming it. Returns (row, created)."""
+    report = recipients_import(organisation=organisation, rows=[(1, data)], actor=actor, now=now)
+    if report.rejected:
+        first = report.rejected[0]
+        problems = {}
+        for error in report.rejected:
+            problems.setdefault(error.field, []).append(error.problem)
+        raise InvalidInput(first.problem, field=first.field, errors=problems)
+    reference = str(data.get("reference")).strip()
+    keys = KeySnapshot.take(now=now)
+    pseudonym = keys.pseudonym(reference, purpose=reference_purpose(organisation.pk))
+    recipient = Recipient.objects.get(organisation=organisation,
+                                      reference_key_id=pseudonym.key_id,
+                                      reference_pseudonym=pseudonym.value)
+    return recipient, report.created == 1
+
+
+def _numbered(rows: Iterable[Any]) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    for position, item in enumerate(rows, start=1):
+        if isinstance(item, tuple):
+            yield item
+        else:
+            yield position, item
+
+
+def _checked_rows(rows: Iterable[tuple[int, Mapping[str, Any]]], *,
+                  attributes: Mapping[str, AttributeSpec], now: datetime,
+                  report: ImportReport) -> Iterator[RecipientRow]:
+    seen: dict[str, int] = {}
+    for number, data in rows:
+        if not isinstance(data, Mapping):
+            report.rejected.append(RowError(number, "row", "must be an object"))
+            continue
+        try:
+            row = row_check(number, data, attributes=attributes, now=now)
+        except RowProblems as problems:
+            report.rejected.extend(problems.errors)
+            continue
+        if row.reference in seen:
+            report.rejected.append(RowError(
+                number, "reference", f"repeats the reference of row {seen[row.reference]}"))
+            continue
+        seen[row.reference] = number
+        yield row
+
+
+class _ImportBatch:
+    """Writes one batch of checked rows with a handful of queries."""
+
+    def __init__(self, *, organisation: Organisation, keys: KeySnapshot, now: datetime,
+                 report: ImportReport) -> None:
+        self.organisation = organisation
+        self.keys = keys
+        self.now = now
+        self.report = report
+        self.purpose = reference_purpose(organisation.pk)
+
+    def write(self, rows: list[RecipientRow]) -> None:
+        existing = self.existing(rows)
+        new_rows, updates = [], []
+        for row in rows:
+            recipient = existing.get(row.reference)
+            if recipient is None:
+                new_rows.append(row)
+            elif recipient.status == RecipientStatus.ERASED:
+                self.report.rejected.append(RowError(
+                    row.row, "reference", "this recipient was erased and cannot be re-imported"))
+            else:
+                updates.append((row, recipient))
+        created = self.create(new_rows)
+        self.update(updates)
+        self.write_contacts([*created, *updates])
+        self.report.created += len(created)
+        self.report.updated += len(updates)
+
+    def existing(self, rows: list[RecipientRow]) -> dict[str, Recipient]:
+        """Recipients already held for these references, under any key still held."""
+        wanted: dict[tuple[str, str], str] = {}
+        for row in rows:
+            for candidate in self.keys.candidates(row.reference, purpose=self.purpose):
+                wanted[(candidate.key_id, candidate.value)] = row.reference
+        found = Recipient.objects.filter(
+            organisation=self.organisation,
+            reference_pseudonym__in=[value for _, value in wanted])
+        result: dict[str, Recipient] = {}
+        for recipient in found:
+            reference = wanted.get((recipient.reference_key_id, recipient.reference_pseudonym))
+            if reference is not None:
+                result.setdefault(reference, recipient)
+        return result
+
+    def create(self, rows: list[RecipientRow]) -> list[tuple[RecipientRow, Recipient]]:
+        pairs = []
+        for row in rows:
+            pseudonym = self.keys.pseudonym(row.reference, purpose=self.purpose)
+            recipient = Recipient(
+                organisation=self.organisation, reference_key_id=pseudonym.key_id,
+                reference_pseudonym=pseudonym.value, created_at=self.now,
+                data_key_wrapped=self.keys.wrap(new_data_key(),
+                                                organisation_id=self.organisation.pk))
+            _apply_profile(recipient, row)
+            pairs.append((row, recipient))
+        Recipient.objects.bulk_create([recipient for _, recipient in pairs])
+        return pairs
+
+    def update(self, pairs: list[tuple[RecipientRow, Recipient]]) -> None:
+        for row, recipient in pairs:
+            _apply_profile(recipient, row)
+            # Re-key to the current period so that old pseudonym keys can be destroyed.
+            current = self.keys.pseudonym(row.reference, purpose=self.purpose)
+            recipient.reference_key_id = current.key_id
+            recipient.reference_pseudonym = current.value
+            recipient.updated_at = self.now
+            if not recipient.data_key_wrapped:
+                recipient.data_key_wrapped = self.keys.wrap(
+                    new_data_key(), organisation_id=self.organisation.pk)
+        Recipient.objects.bulk_update(
+            [recipient for _, recipient in pairs],
+            ["reference_key_id", "reference_pseudonym", *PROFILE_COLUMNS, "data_key_wrapped",
+             "updated_at"])
+
+    def write_contacts(self, pairs: list[tuple[RecipientRow, Recipient]]) -> None:
+        with_contacts = [(row, recipient) for row, recipient in pairs if row.contacts]
+        held = {
+            (point.recipient_id, point.channel): point
+            for point in ContactPoint.objects.filter(
+                recipient__in=[recipient.pk for _, recipient in with_contacts])
+        }
+        to_create, to_update = [], []
+        for row, recipient in with_contacts:
+            data_key = self.keys.unwrap(recipient.data_key_wrapped,
+                                        organisation_id=self.organisation.pk)
+            for contact in row.contacts:
+                point = held.get((recipient.pk, contact.channel))
+                if point is None:
+                    point = ContactPoint(recipient=recipient, channel=contact.channel)
+                    to_create.append(point)
+                else:
+                    to_update.append(point)
+                self.fill_contact(point, row, contact.value, data_key)
+        ContactPoint.objects.bulk_create(to_create)
+        ContactPoint.objects.bulk_update(to_update, CONTACT_COLUMNS)
+
+    def fill_contact(self, point: ContactPoint, row: RecipientRow, value: str,
+                     data_key: bytes) -> None:
+        point.value_sealed = seal(value, data_key=data_key, channel=point.channel)
+        point.blind_index = self.keys.blind_index(
+            value, purpose=contact_purpose(point.channel, self.organisation.pk))
+        point.consent_basis = row.consent_basis
+        point.consent_source = row.consent_source
+        point.consented_at = row.consented_at or self.now
+        point.verified = row.verified
+        point.updated_at = self.now
+
+
+PROFILE_COLUMNS = ("stage", "country", "language", "time_zone", "age", "attributes", "status")
+CONTACT_COLUMNS = ["value_sealed", "blind_index", "consent_basis", "consent_source",
+                   "consented_at", "verified", "updated_at"]
+
+
+def _apply_profile(recipient: Recipient, row: RecipientRow) -> None:
+    for column in PROFILE_COLUMNS:
+        setattr(recipient, column, getattr(row, column))
+
+
+# ---- erasure ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def recipient_erase(*, recipient: Recipient, actor: Actor,
+                    now: datetime | None = None) -> Recipient:
+    """Crypto-shred the recipient's contact details; keep the pseudonymous row for aggregates.
+
+    The wrapped data key and every sealed contact value are deleted, so the details cannot be
+    recovered even from a backup taken before (backups hold only ciphertext under a key that
+    no longer exists anywhere). Profile fields that could single someone out are cleared;
+    stage and country stay for aggregate reporting, and exposures keep pointing at the row.
+    Suppressions stay: they hold only blind indexes and keep protecting the contact.
+    """
+    recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
+    channels = list(recipient.contact_points.values_list("channel", flat=True))
+    recipient.contact_points.all().delete()
+    recipient.data_key_wrapped = ""
+    recipient.status = RecipientStatus.ERASED
+    recipient.erased_at = now or timezone.now()
+    recipient.age = None
+    recipient.attributes = {}
+    recipient.language = ""
+    recipient.save()
+    audit_record(organisation=recipient.organisation, actor=actor, action="recipient.erase",
+                 target=recipient, changes={"contact_channels": channels})
+    return recipient
+
+
+# ---- suppressions -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def suppression_add(*, organisation: Organisation, channel: str, reason: str, actor: Actor,
+                    value: str | None = None, recipient: Recipient | None = None,
+                    note: str = "") -> tuple[Suppression, bool]:
+    """Suppress a contact value (or a recipient's contact) on a channel. Idempotent.
+
+    Returns (suppression, created). An existing suppression keeps its first reason.
+    """
+    if channel not in ContactChannel.values:
+        raise InvalidInput(f"channel must be one of {', '.join(ContactChannel.values)}",
+                           field="channel")
+    if reason not in SuppressionReason.values:
+        raise InvalidInput(f"reason must be one of {', '.join(SuppressionReason.values)}",
+                           field="reason")
+    index = _suppression_index(organisation=organisation, channel=channel, value=value,
+                               recipient=recipient)
+    suppression, created = Suppression.objects.get_or_create(
+        organisation=organisation, channel=channel, blind_index=index,
+        defaults={"reason": reason, "note": note, "recipient": recipient})
+    if created:
+        audit_record(organisation=organisation, actor=actor, action="suppression.add",
+                     target=suppression, changes={"channel": channel, "reason": reason})
+    return suppression, created
+
+
+def _suppression_index(*, organisation: Organisation, channel: str, value: str | None,
+                       recipient: Recipient | None) -> str:
+    if (value is None) == (recipient is None):
+        raise InvalidInput("give either a contact value or a recipient", field="value")
+    if recipient is not None:
+        point = recipient.contact_points.filter(channel=channel).first()
+        if point is None:
+            raise InvalidInput(f"the recipient has no {channel} contact", field="recipient")
+        return point.blind_index
+    normalised = contact_normalise(channel, value or "")
+    if normalised is None:
+        problem = EMAIL_PROBLEM if channel == ContactChannel.EMAIL else PHONE_PROBLEM
+        raise InvalidInput(problem, field="value")
+    return KeySnapshot.take().blind_index(normalised,
+                                          purpose=contact_purpose(channel, organisation.pk))
+
+
+@transaction.atomic
+def suppression_remove(*, suppression: Suppression, actor: Actor) -> None:
+    audit_record(organisation=suppression.organisation, actor=actor,
+                 action="suppression.remove", target=suppression,
+                 changes={"channel": suppression.channel, "reason": suppression.reason})
+    suppression.delete()
+
+
+def opt_out_apply(*, recipient: Recipient, channel: str) -> bool:
+    """The recipient clicked an opt-out link: suppress that channel. True if now suppressed."""
+    if not recipient.contact_points.filter(channel=channel).exists():
+        return False  # erased or never had one: nothing left to contact
+    # get_or_create inside makes a repeated or concurrent click a no-op.
+    suppression_add(organisation=recipient.organisation, channel=channel,
+                    reason=SuppressionReason.UNSUBSCRIBED, recipient=recipient,
+                    actor=Actor.system(), note="one-click opt-out link")
+    return True
+
+
+STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout"})
+
+
+def sms_inbound(*, organisation: Organisation, sender: str, body: str) -> bool:
+    """An inbound SMS: a STOP word suppresses the sender's number. True if it suppressed."""
+    if body.strip().lower().replace("-", "").replace(" ", "") not in STOP_WORDS:
+        return False
+    normalised = contact_normalise(ContactChannel.SMS, sender)
+    if normalised is None:
+        raise InvalidInput("From must be an international number", field="From")
+    suppression_add(organisation=organisation, channel=ContactChannel.SMS, value=normalised,
+                    reason=SuppressionReason.UNSUBSCRIBED, actor=Actor.system(),
+                    note="inbound SMS stop word")
+    return True
+
+
+# ---- key rotation -----------------------------------------------------------------------------
+
+
+def field_keys_rotate(*, batch_size: int = 1000) -> int:
+    """Re-wrap every data key not under the newest field key; returns how many were re-wrapped.
+
+    Only the 32-byte data keys are re-encrypted: contact ciphertexts stay as they are.
+    Afterwards the old field key can be destroyed.
+    """
+    keys = KeySnapshot.take()
+    prefix = f"enc1:{keys.field_key_id}:"
+    rewrapped = 0
+    stale = (Recipient.objects.exclude(data_key_wrapped="")
+             .exclude(data_key_wrapped__startswith=prefix).order_by("pk"))
+    while True:
+        with transaction.atomic():
+            batch = list(stale.select_for_update()[:batch_size])
+            for recipient in batch:
+                data_key = keys.unwrap(recipient.data_key_wrapped,
+                                       organisation_id=recipient.organisation_id)
+                recipient.data_key_wrapped = keys.wrap(
+                    data_key, organisation_id=recipient.organisation_id)
+            Recipient.objects.bulk_update(batch, ["data_key_wrapped"])
+        rewrapped += len(batch)
+        if len(batch) < batch_size:
+            return rewrapped
+
