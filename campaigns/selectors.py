@@ -1,0 +1,103 @@
+"""Reads for campaigns, always from the caller's point of view.
+
+A programme organisation sees its own campaigns and messages; a partner sees (read-only) the
+campaigns it is enrolled in; anything else does not exist for the caller (404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from campaigns.models import Arm, Campaign, CampaignStatus, Flight, Message, Schedule
+from organisations.models import Organisation
+
+FALLBACK_LANGUAGE = "en"
+
+
+def campaigns_visible_to(organisation: Organisation) -> QuerySet[Campaign]:
+    return (Campaign.objects.filter(Q(organisation=organisation) | Q(partners=organisation))
+            .distinct().select_related("organisation"))
+
+
+def campaign_get(*, organisation: Organisation, pk: int) -> Campaign | None:
+    return campaigns_visible_to(organisation).filter(pk=pk).first()
+
+
+def campaign_is_owned_by(campaign: Campaign, organisation: Organisation) -> bool:
+    return campaign.organisation_id == organisation.pk
+
+
+def messages_visible_to(organisation: Organisation) -> QuerySet[Message]:
+    return Message.objects.filter(organisation=organisation)
+
+
+def message_get(*, organisation: Organisation, pk: int) -> Message | None:
+    return messages_visible_to(organisation).filter(pk=pk).first()
+
+
+def arms_of(campaign: Campaign) -> QuerySet[Arm]:
+    return campaign.arms.prefetch_related("messages").order_by("pk")
+
+
+def schedules_of(campaign: Campaign) -> QuerySet[Schedule]:
+    return campaign.schedules.order_by("pk")
+
+
+def _in_flight_q(at: datetime) -> Q:
+    return Q(flights__starts_at__lte=at) & (Q(flights__ends_at__isnull=True)
+                                            | Q(flights__ends_at__gt=at))
+
+
+def running_campaigns_for_partner(*, partner: Organisation, at: datetime) -> list[Campaign]:
+    """Running campaigns the partner is enrolled in and in a flight at `at`, best first.
+
+    Arms (with messages), segments and flights are prefetched: the live-interventions endpoint
+    calls this on every request, so one call costs a fixed handful of queries.
+    """
+    ids = (Campaign.objects.filter(_in_flight_q(at), status=CampaignStatus.RUNNING,
+                                   partners=partner).values("pk"))
+    return list(
+        Campaign.objects.filter(pk__in=ids).select_related("organisation")
+        .prefetch_related(
+            Prefetch("arms", queryset=Arm.objects.order_by("pk").prefetch_related("messages")),
+            "segments",
+            Prefetch("flights", queryset=Flight.objects.order_by("starts_at")),
+        )
+        .order_by("-priority", "pk"))
+
+
+def campaign_in_flight(campaign: Campaign, at: datetime) -> bool:
+    """Whether `at` falls inside one of the campaign's flights (uses prefetched flights)."""
+    return any(flight.starts_at <= at and (flight.ends_at is None or at < flight.ends_at)
+               for flight in campaign.flights.all())
+
+
+def language_chain(language: str | None, *, fallback: str = FALLBACK_LANGUAGE) -> list[str]:
+    """'de-AT' -> ['de-AT', 'de', 'en']: the order to look for a message in."""
+    chain: list[str] = []
+    if language:
+        chain.append(language)
+        base = language.split("-")[0]
+        if base != language:
+            chain.append(base)
+    if fallback not in chain:
+        chain.append(fallback)
+    return chain
+
+
+def messages_for_arm(*, arm: Arm, channel: str, language_chain: Sequence[str]) -> Message | None:
+    """The arm's message for the channel in the first available language of the chain.
+
+    None for a holdout arm or when no message matches (the caller shows nothing). Uses the
+    prefetched `arm.messages` when present.
+    """
+    candidates = [m for m in arm.messages.all() if m.channel == channel]
+    by_language = {m.language.lower(): m for m in sorted(candidates, key=lambda m: -m.pk)}
+    for language in language_chain:
+        message = by_language.get(language.lower())
+        if message is not None:
+            return message
+    return None
