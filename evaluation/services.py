@@ -1,13 +1,50 @@
-"""Writes to the evidence log. Delivery and interventions record exposures only through here."""
+"""Writes to the evidence log, evaluation plans, settings, rollups and retention.
+
+Delivery and interventions record exposures only through ``exposure_record``. Plans change
+only through ``plan_create`` / ``plan_update`` (before the lock), ``plan_lock`` and
+``plan_amend`` (after it). Every write that a person causes is audited in its transaction.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
-from evaluation.models import Exposure, ExposureSource
+from evaluation.models import (
+    AnalysisMethod,
+    ArmSubjectTotal,
+    ComparatorKind,
+    DisclosureSettings,
+    EvaluationPlan,
+    Exposure,
+    ExposureSource,
+    Outcome,
+    PlanAmendment,
+    RetentionAction,
+    RetentionRun,
+    RetentionSettings,
+    UnitOfAnalysis,
+)
+from evaluation.rollup import RollupResult, roll_up
+from evaluation.stats import SampleSizeResult, required_sample_size
+from organisations.models import Organisation
+from organisations.services import Actor, audit_record
+from outreach.disclosure import DisclosurePolicy
+from outreach.errors import Conflict, InvalidInput
+from outreach.keys import period_of, pseudonym_ring
 from outreach.pseudonyms import Pseudonym
+from outreach.vocabulary import OutcomeKind
+
+logger = logging.getLogger(__name__)
+
+# --- exposures (the contract) ----------------------------------------------------------------
 
 
 def exposure_record(*, campaign, arm, subject: Pseudonym, source: str, channel: str,  # type: ignore[no-untyped-def]
@@ -22,3 +59,447 @@ def exposure_record(*, campaign, arm, subject: Pseudonym, source: str, channel: 
         trigger=trigger, subject_key_id=subject.key_id, subject_pseudonym=subject.value,
         is_holdout=arm.kind == "holdout", occurred_at=occurred_at or timezone.now(),
     )
+
+
+# --- evaluation plans ------------------------------------------------------------------------
+
+PLAN_FIELDS = (
+    "hypothesis", "primary_outcome", "secondary_outcomes", "guardrail_outcomes",
+    "comparator_kind", "comparator_rationale", "unit_of_analysis", "alpha", "power",
+    "baseline_rate", "minimum_detectable_effect", "mde_is_relative", "analysis_method",
+    "sequential",
+)
+COMPARATOR_ARM_KIND = {
+    ComparatorKind.HOLDOUT: "holdout",
+    ComparatorKind.NEUTRAL_CONTROL: "comparator",
+    ComparatorKind.ACTIVE_STANDARD: "comparator",
+}
+
+
+def plan_canonical(plan: EvaluationPlan) -> dict[str, Any]:
+    """The plan as the hash sees it: its fields plus the campaign's arms and weights."""
+    form: dict[str, Any] = {name: getattr(plan, name) for name in PLAN_FIELDS}
+    form["secondary_outcomes"] = sorted(form["secondary_outcomes"])
+    form["guardrail_outcomes"] = sorted(form["guardrail_outcomes"])
+    form["required_sample_per_arm"] = plan.required_sample_per_arm
+    form["campaign"] = plan.campaign_id
+    form["arms"] = sorted(
+        [arm.name, arm.kind, str(arm.weight.normalize())] for arm in plan.campaign.arms.all())
+    return form
+
+
+def plan_hash(plan: EvaluationPlan) -> str:
+    """SHA-256 of the canonical JSON (sorted keys, no whitespace, UTF-8)."""
+    text = json.dumps(plan_canonical(plan), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def plan_expected_hash(plan: EvaluationPlan) -> str:
+    """The hash the plan should have now: the lock's, or the last amendment's."""
+    last = plan.amendments.order_by("-at", "-pk").first()
+    return last.new_hash if last else plan.locked_hash
+
+
+def plan_required_sample_size(*, plan: EvaluationPlan) -> SampleSizeResult:
+    """Per-arm sample for the plan's baseline, effect, alpha and power (statsmodels)."""
+    try:
+        return required_sample_size(
+            plan.baseline_rate, minimum_detectable_effect=plan.minimum_detectable_effect,
+            relative=plan.mde_is_relative, alpha=plan.alpha, power=plan.power)
+    except ValueError as error:
+        raise InvalidInput(str(error), field="minimum_detectable_effect") from error
+
+
+def _check_outcomes(name: str, values: Any) -> list[str]:
+    if not isinstance(values, list) or any(v not in OutcomeKind.values for v in values):
+        raise InvalidInput(f"must be a list of outcome kinds: {', '.join(OutcomeKind.values)}",
+                           field=name)
+    return list(dict.fromkeys(values))
+
+
+def _check_choice(name: str, value: Any, choices: type) -> None:
+    if value not in choices.values:
+        raise InvalidInput(f"must be one of {', '.join(choices.values)}", field=name)
+
+
+def _validate_plan(plan: EvaluationPlan) -> None:
+    _check_choice("primary_outcome", plan.primary_outcome, OutcomeKind)
+    _check_choice("comparator_kind", plan.comparator_kind, ComparatorKind)
+    _check_choice("unit_of_analysis", plan.unit_of_analysis, UnitOfAnalysis)
+    _check_choice("analysis_method", plan.analysis_method, AnalysisMethod)
+    plan.secondary_outcomes = _check_outcomes("secondary_outcomes", plan.secondary_outcomes)
+    plan.guardrail_outcomes = _check_outcomes("guardrail_outcomes", plan.guardrail_outcomes)
+    if not 0 < float(plan.alpha) < 0.5:
+        raise InvalidInput("must be between 0 and 0.5", field="alpha")
+    if not 0 < float(plan.power) < 1:
+        raise InvalidInput("must be between 0 and 1", field="power")
+    if not 0 < float(plan.baseline_rate) < 1:
+        raise InvalidInput("must be a proportion between 0 and 1", field="baseline_rate")
+    plan.required_sample_per_arm = plan_required_sample_size(plan=plan).comparator_per_arm
+
+
+def _validate_for_lock(plan: EvaluationPlan) -> None:
+    _validate_plan(plan)
+    if not plan.hypothesis.strip():
+        raise InvalidInput("a locked plan needs a hypothesis", field="hypothesis")
+    if not plan.comparator_rationale.strip():
+        raise InvalidInput("record why the comparator is ethical", field="comparator_rationale")
+    wanted = COMPARATOR_ARM_KIND[ComparatorKind(plan.comparator_kind)]
+    kinds = list(plan.campaign.arms.values_list("kind", flat=True))
+    if kinds.count(wanted) != 1 or "variant" not in kinds:
+        raise InvalidInput(
+            f"the campaign needs exactly one {wanted} arm and at least one variant arm",
+            field="comparator_kind")
+
+
+def _apply(plan: EvaluationPlan, fields: dict[str, Any]) -> dict[str, list[Any]]:
+    unknown = sorted(set(fields) - set(PLAN_FIELDS))
+    if unknown:
+        raise InvalidInput(f"unknown plan fields: {', '.join(unknown)}", field=unknown[0])
+    changes = {}
+    for name, value in fields.items():
+        old = getattr(plan, name)
+        if old != value:
+            changes[name] = [old, value]
+            setattr(plan, name, value)
+    return changes
+
+
+@transaction.atomic
+def plan_create(*, campaign, actor: Actor, **fields: Any) -> EvaluationPlan:  # type: ignore[no-untyped-def]
+    if EvaluationPlan.objects.filter(campaign=campaign).exists():
+        raise Conflict("this campaign already has an evaluation plan")
+    plan = EvaluationPlan(campaign=campaign)
+    _apply(plan, fields)
+    _validate_plan(plan)
+    plan.save()
+    audit_record(organisation=campaign.organisation, actor=actor, action="evaluation_plan.create",
+                 target=plan, changes=_jsonable(fields))
+    return plan
+
+
+@transaction.atomic
+def plan_update(*, plan: EvaluationPlan, actor: Actor, **fields: Any) -> EvaluationPlan:
+    """Edit a plan before it is locked. A locked plan changes only by ``plan_amend``."""
+    plan = EvaluationPlan.objects.select_for_update().get(pk=plan.pk)
+    if plan.is_locked:
+        raise Conflict("the plan is locked; record an amendment with a reason instead")
+    changes = _apply(plan, fields)
+    _validate_plan(plan)
+    plan.save()
+    audit_record(organisation=plan.campaign.organisation, actor=actor,
+                 action="evaluation_plan.update", target=plan, changes=_jsonable(changes))
+    return plan
+
+
+@transaction.atomic
+def plan_lock(*, plan: EvaluationPlan, actor: Actor) -> EvaluationPlan:
+    """Lock a plan: validate it, store the SHA-256 of its canonical form. Idempotent."""
+    plan = EvaluationPlan.objects.select_for_update().get(pk=plan.pk)
+    if plan.is_locked:
+        return plan
+    _validate_for_lock(plan)
+    plan.save()
+    plan.locked_hash = plan_hash(plan)
+    plan.locked_at = timezone.now()
+    plan.save(update_fields=["locked_hash", "locked_at", "required_sample_per_arm"])
+    audit_record(organisation=plan.campaign.organisation, actor=actor,
+                 action="evaluation_plan.lock", target=plan,
+                 changes={"hash": plan.locked_hash})
+    return plan
+
+
+def plan_lock_for_campaign(*, campaign, actor: Actor | None = None) -> EvaluationPlan | None:  # type: ignore[no-untyped-def]
+    """Called by ``campaign_start``: lock the campaign's plan if it has one. Idempotent.
+
+    Returns None when the campaign has no plan (its report then says it was not
+    pre-registered). Raises ``InvalidInput`` when the plan is incomplete, which should stop
+    the start: an evaluation plan that cannot be locked is not a pre-registration.
+    """
+    plan = EvaluationPlan.objects.filter(campaign=campaign).first()
+    if plan is None:
+        return None
+    return plan_lock(plan=plan, actor=actor or Actor.system())
+
+
+@transaction.atomic
+def plan_amend(*, plan: EvaluationPlan, actor: Actor, reason: str,
+               **fields: Any) -> PlanAmendment:
+    """Change a locked plan with a recorded reason, time and the before/after hashes."""
+    plan = EvaluationPlan.objects.select_for_update().get(pk=plan.pk)
+    if not plan.is_locked:
+        raise Conflict("the plan is not locked yet; edit it directly")
+    if not reason or not reason.strip():
+        raise InvalidInput("an amendment needs a reason", field="reason")
+    previous_hash = plan_expected_hash(plan)
+    changes = _apply(plan, fields)
+    if not changes:
+        raise InvalidInput("the amendment changes nothing", field="changes")
+    _validate_plan(plan)
+    plan.save()
+    amendment = PlanAmendment.objects.create(
+        plan=plan, reason=reason.strip(), changes=_jsonable(changes), at=timezone.now(),
+        actor=actor.user if getattr(actor.user, "is_authenticated", False) else None,
+        actor_label=_actor_label(actor), previous_hash=previous_hash, new_hash=plan_hash(plan))
+    audit_record(organisation=plan.campaign.organisation, actor=actor,
+                 action="evaluation_plan.amend", target=plan,
+                 changes={"reason": amendment.reason, "changes": amendment.changes,
+                          "previous_hash": previous_hash, "new_hash": amendment.new_hash})
+    return amendment
+
+
+def _actor_label(actor: Actor) -> str:
+    if actor.api_key is not None:
+        return f"api-key:{actor.api_key.prefix}"
+    if getattr(actor.user, "is_authenticated", False):
+        return actor.user.get_username()
+    return "system"
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+# --- per-programme settings ------------------------------------------------------------------
+
+
+def disclosure_policy_for(organisation: Organisation) -> DisclosurePolicy:
+    """The programme's disclosure policy (defaults when unset), never disabled in production."""
+    row = DisclosureSettings.objects.filter(organisation=organisation).first()
+    if row is None:
+        return DisclosurePolicy()
+    policy = DisclosurePolicy(threshold=row.threshold, rounding_base=row.rounding_base,
+                              enabled=row.enabled)
+    if settings.PRODUCTION and not policy.enabled:
+        # A row saved outside production must not switch control off in production.
+        return DisclosurePolicy(threshold=row.threshold, rounding_base=row.rounding_base)
+    return policy
+
+
+@transaction.atomic
+def disclosure_settings_set(*, organisation: Organisation, actor: Actor, threshold: int = 10,
+                            rounding_base: int = 5, enabled: bool = True) -> DisclosureSettings:
+    try:
+        DisclosurePolicy(threshold=threshold, rounding_base=rounding_base,
+                         enabled=enabled).validate(settings.PRODUCTION)
+    except ValueError as error:
+        raise InvalidInput(str(error), field="enabled" if not enabled else "threshold") \
+            from error
+    row, _ = DisclosureSettings.objects.update_or_create(
+        organisation=organisation,
+        defaults={"threshold": threshold, "rounding_base": rounding_base, "enabled": enabled})
+    audit_record(organisation=organisation, actor=actor, action="disclosure_settings.set",
+                 target=row, changes={"threshold": threshold, "rounding_base": rounding_base,
+                                      "enabled": enabled})
+    return row
+
+
+MAX_RETENTION_DAYS = 395  # 13 months: no raw event outlives this, whatever a programme sets
+DEFAULT_DAYS_AFTER_END = 90
+
+
+@transaction.atomic
+def retention_settings_set(*, organisation: Organisation, actor: Actor,
+                           days_after_campaign_end: int) -> RetentionSettings:
+    if not 0 <= days_after_campaign_end <= MAX_RETENTION_DAYS:
+        raise InvalidInput(f"must be between 0 and {MAX_RETENTION_DAYS} days",
+                           field="days_after_campaign_end")
+    row, _ = RetentionSettings.objects.update_or_create(
+        organisation=organisation, defaults={"days_after_campaign_end": days_after_campaign_end})
+    audit_record(organisation=organisation, actor=actor, action="retention_settings.set",
+                 target=row, changes={"days_after_campaign_end": days_after_campaign_end})
+    return row
+
+
+# --- rollups ---------------------------------------------------------------------------------
+
+SUBJECT_TOTALS_MAX_AGE = timedelta(minutes=15)
+
+
+def rollup_pending(*, batch_size: int = 100_000, max_batches: int = 1_000,
+                   refresh_subjects: bool = True) -> RollupResult:
+    """Roll pending exposures and outcomes into daily cells; refresh stale subject totals."""
+    result = roll_up(batch_size=batch_size, max_batches=max_batches)
+    if refresh_subjects:
+        stale_before = timezone.now() - SUBJECT_TOTALS_MAX_AGE
+        for campaign_id in sorted(result.campaign_ids):
+            fresh = ArmSubjectTotal.objects.filter(campaign_id=campaign_id,
+                                                   computed_at__gte=stale_before).exists()
+            if not fresh:
+                arm_subject_totals_refresh(campaign_id=campaign_id)
+    return result
+
+
+SUBJECTS_SQL = (
+    "SELECT arm_id, COUNT(DISTINCT subject_pseudonym) FROM evaluation_exposure "
+    "WHERE campaign_id = %s GROUP BY arm_id"
+)
+SUBJECTS_WITH_OUTCOME_SQL = (
+    "SELECT e.arm_id, o.kind, COUNT(DISTINCT e.subject_pseudonym) FROM evaluation_outcome o "
+    "JOIN evaluation_exposure e ON e.id = o.exposure_id WHERE e.campaign_id = %s "
+    "GROUP BY e.arm_id, o.kind"
+)
+
+
+@transaction.atomic
+def arm_subject_totals_refresh(*, campaign_id: int) -> list[ArmSubjectTotal]:
+    """Recount unique subjects per arm from raw rows; never lower a stored figure."""
+    with connection.cursor() as cursor:
+        cursor.execute(SUBJECTS_SQL, [campaign_id])
+        subjects = dict(cursor.fetchall())
+        cursor.execute(SUBJECTS_WITH_OUTCOME_SQL, [campaign_id])
+        with_outcome: dict[int, dict[str, int]] = {}
+        for arm_id, kind, count in cursor.fetchall():
+            with_outcome.setdefault(arm_id, {})[kind] = int(count)
+    rows = []
+    now = timezone.now()
+    for arm_id, count in subjects.items():
+        row, _ = ArmSubjectTotal.objects.select_for_update().get_or_create(
+            arm_id=arm_id, defaults={"campaign_id": campaign_id})
+        row.unique_subjects = max(row.unique_subjects, int(count))
+        merged = dict(row.subjects_with_outcome)
+        for kind, n in with_outcome.get(arm_id, {}).items():
+            merged[kind] = max(int(merged.get(kind, 0)), n)
+        row.subjects_with_outcome = merged
+        row.computed_at = now
+        row.save()
+        rows.append(row)
+    return rows
+
+
+# --- retention -------------------------------------------------------------------------------
+
+
+def campaign_ended_at(campaign) -> datetime | None:  # type: ignore[no-untyped-def]
+    """When a campaign ended: its last flight's end once all flights ended, or the moment
+    it was completed or cancelled; None while it may still run."""
+    if campaign.status in ("completed", "cancelled") and campaign.status_changed_at:
+        return campaign.status_changed_at
+    flights = list(campaign.flights.all())
+    if not flights or any(f.ends_at is None for f in flights):
+        return None
+    last = max(f.ends_at for f in flights)
+    return last if last <= timezone.now() else None
+
+
+def retention_days_for(organisation: Organisation) -> int:
+    row = RetentionSettings.objects.filter(organisation=organisation).first()
+    days = row.days_after_campaign_end if row else DEFAULT_DAYS_AFTER_END
+    return min(days, MAX_RETENTION_DAYS)
+
+
+def purge_expired_raw_events(*, now: datetime | None = None,
+                             batch_size: int = 50_000) -> dict[int, dict[str, int]]:
+    """Delete rolled-up raw exposures and outcomes past each programme's retention.
+
+    A campaign's raw rows go ``days_after_campaign_end`` after it ended; any raw row goes
+    13 months after it occurred, ended or not. Rows not yet rolled up are kept (their counts
+    would be lost). Rollups (daily cells, subject totals) stay.
+    """
+    from campaigns.models import Campaign
+
+    now = now or timezone.now()
+    hard_cutoff = now - timedelta(days=MAX_RETENTION_DAYS)
+    summary: dict[int, dict[str, int]] = {}
+    for organisation in Organisation.objects.filter(campaigns__isnull=False).distinct():
+        days = retention_days_for(organisation)
+        expired_ids = [
+            c.pk for c in Campaign.objects.filter(organisation=organisation)
+            .prefetch_related("flights")
+            if (ended := campaign_ended_at(c)) is not None and ended + timedelta(days=days) <= now
+        ]
+        counts = _purge_organisation(organisation, expired_ids, hard_cutoff, batch_size)
+        if counts["exposures"] or counts["outcomes"]:
+            _record_purge(organisation, counts, days, expired_ids)
+            summary[organisation.pk] = counts
+    return summary
+
+
+def _purge_organisation(organisation: Organisation, expired_campaign_ids: list[int],
+                        hard_cutoff: datetime, batch_size: int) -> dict[str, int]:
+    from django.db.models import Q
+
+    expired = Q(campaign_id__in=expired_campaign_ids) | Q(occurred_at__lt=hard_cutoff)
+    outcomes = Outcome.objects.filter(organisation=organisation,
+                                      rolled_up_at__isnull=False).filter(
+        Q(campaign_id__in=expired_campaign_ids)
+        | Q(exposure__campaign_id__in=expired_campaign_ids)
+        | Q(occurred_at__lt=hard_cutoff))
+    exposures = Exposure.objects.filter(organisation=organisation,
+                                        rolled_up_at__isnull=False).filter(expired)
+    # An exposure with an outcome still waiting for the rollup stays until that outcome
+    # has been counted in the exposure's cell.
+    waiting = Outcome.objects.filter(rolled_up_at__isnull=True, exposure__isnull=False)
+    exposures = exposures.exclude(pk__in=waiting.values("exposure_id"))
+    return {"outcomes": _delete_in_batches(outcomes, batch_size),
+            "exposures": _delete_in_batches(exposures, batch_size, unlink_outcomes=True)}
+
+
+def _delete_in_batches(queryset, batch_size: int, *, unlink_outcomes: bool = False) -> int:  # type: ignore[no-untyped-def]
+    deleted = 0
+    while True:
+        ids = list(queryset.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        with transaction.atomic():
+            if unlink_outcomes:
+                # Counted outcomes outlive their exposure (as on_delete=SET_NULL would do).
+                Outcome.objects.filter(exposure_id__in=ids).update(exposure=None)
+            deleted += queryset.model.objects.filter(pk__in=ids)._raw_delete(connection.alias)
+
+
+@transaction.atomic
+def _record_purge(organisation: Organisation, counts: dict[str, int], days: int,
+                  campaign_ids: list[int]) -> None:
+    run = RetentionRun.objects.create(
+        organisation=organisation, action=RetentionAction.PURGE,
+        details={**counts, "days_after_campaign_end": days, "ended_campaigns": campaign_ids})
+    audit_record(organisation=organisation, actor=Actor.system(),
+                 action="evaluation.raw_events_purged", target=run, changes=run.details)
+
+
+def _months_between(earlier: str, later: str) -> int:
+    y1, m1 = (int(x) for x in earlier.split("-"))
+    y2, m2 = (int(x) for x in later.split("-"))
+    return (y2 - y1) * 12 + (m2 - m1)
+
+
+def expired_key_periods(*, now: datetime | None = None) -> list[str]:
+    """Pseudonym key periods whose every row is past the maximum retention.
+
+    A period's rows can live 13 months after the period ends, so its key goes once the
+    period ended more than 13 months ago. The current and previous periods never qualify.
+    """
+    current = period_of(now or timezone.now())
+    expired = []
+    for key_id in sorted(pseudonym_ring().keys()):  # a KeyRing, not a dict
+        try:
+            age = _months_between(key_id, current)
+        except ValueError:
+            continue  # not a period id: not ours to destroy
+        if age >= 2 and age - 1 >= 13:
+            expired.append(key_id)
+    return sorted(expired)
+
+
+def destroy_expired_pseudonym_keys(*, now: datetime | None = None) -> list[str]:
+    """Destroy expired pseudonym keys so their pseudonyms can no longer be linked to anyone."""
+    destroyed = []
+    for key_id in expired_key_periods(now=now):
+        if pseudonym_ring().destroy(key_id):
+            destroyed.append(key_id)
+            _record_key_destroyed(key_id)
+        else:
+            # Keys from the environment cannot be deleted from here: say so loudly.
+            logger.warning("pseudonym key %s is past retention: remove it from the key ring",
+                           key_id)
+    return destroyed
+
+
+@transaction.atomic
+def _record_key_destroyed(key_id: str) -> None:
+    run = RetentionRun.objects.create(action=RetentionAction.KEY_DESTROYED,
+                                      details={"key_id": key_id})
+    audit_record(organisation=None, actor=Actor.system(), action="pseudonym_key.destroyed",
+                 target=run, changes={"key_id": key_id})

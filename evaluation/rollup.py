@@ -1,0 +1,259 @@
+# ruff: noqa: S608 - SQL is assembled from constant table, column and kind names only;
+# every value is a bound parameter.
+"""Incremental rollup of raw exposures and outcomes into daily cells: the SQL.
+
+One batch = one transaction: claim up to ``batch_size`` rows with ``rolled_up_at IS NULL``,
+mark them, GROUP BY the cell key and upsert the cells *adding* the counts
+(``INSERT ... ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``). Marking and adding in the
+same transaction means a crash rolls both back: no row is counted twice or lost.
+
+* PostgreSQL: one statement per batch (data-modifying CTEs), rows claimed with
+  ``FOR UPDATE SKIP LOCKED`` and a transaction-level advisory lock so two rollups never
+  interleave their upserts.
+* SQLite (development, tests): mark the batch with a unique timestamp, then aggregate the
+  rows carrying it. SQLite has one writer at a time, so no extra lock is needed.
+
+Unique subjects per cell-day: the batch's distinct count for a new cell; for a cell that
+already exists, the distinct count over every raw row of that cell-day (recomputed inside
+the upsert, so it stays exact while raw rows exist) and never lower than before.
+Days are UTC calendar days of ``occurred_at``; outcomes count in their exposure's cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from outreach.vocabulary import OutcomeKind
+
+KINDS: tuple[str, ...] = tuple(OutcomeKind.values)
+CELL_KEY = "campaign_id, arm_id, segment_ref, channel, country, language, day"
+ADVISORY_LOCK_KEY = 727_001  # arbitrary constant naming "evaluation rollup"
+
+
+@dataclass
+class RollupResult:
+    exposures: int = 0
+    outcomes: int = 0
+    campaign_ids: set[int] = field(default_factory=set)
+    skipped: bool = False  # another rollup held the lock
+
+
+def _pg_day(column: str) -> str:
+    return f"(({column}) AT TIME ZONE 'UTC')::date"
+
+
+def _sqlite_day(column: str) -> str:
+    return f"date({column})"
+
+
+def _day(column: str) -> str:
+    return _pg_day(column) if connection.vendor == "postgresql" else _sqlite_day(column)
+
+
+def _kind_zeros() -> str:
+    return ", ".join("0" for _ in KINDS)
+
+
+def _kind_sums(alias: str) -> str:
+    return ", ".join(
+        f"SUM(CASE WHEN {alias}.kind = '{kind}' THEN 1 ELSE 0 END)" for kind in KINDS)
+
+
+def _kind_additions() -> str:
+    return ", ".join(f"{kind} = evaluation_dailycell.{kind} + EXCLUDED.{kind}" for kind in KINDS)
+
+
+def _recount_subjects() -> str:
+    """Distinct subjects over all raw rows of the conflicting cell-day (see module doc)."""
+    if connection.vendor == "postgresql":
+        day_range = ("r.occurred_at >= (EXCLUDED.day::timestamp AT TIME ZONE 'UTC') "
+                     "AND r.occurred_at < ((EXCLUDED.day + 1)::timestamp AT TIME ZONE 'UTC')")
+        greatest = "GREATEST"
+    else:
+        day_range = "date(r.occurred_at) = EXCLUDED.day"
+        greatest = "MAX"
+    recount = (
+        "(SELECT COUNT(DISTINCT r.subject_pseudonym) FROM evaluation_exposure r "
+        "WHERE r.campaign_id = EXCLUDED.campaign_id AND r.arm_id = EXCLUDED.arm_id "
+        "AND COALESCE(r.segment_id, 0) = EXCLUDED.segment_ref AND r.channel = EXCLUDED.channel "
+        "AND r.country = EXCLUDED.country AND r.language = EXCLUDED.language "
+        f"AND {day_range})"
+    )
+    return (f"{greatest}(evaluation_dailycell.unique_subjects, EXCLUDED.unique_subjects, "
+            f"{recount})")
+
+
+def _cell_insert(select_sql: str) -> str:
+    return (
+        f"INSERT INTO evaluation_dailycell ({CELL_KEY}, exposures, unique_subjects, "
+        f"{', '.join(KINDS)}, updated_at) {select_sql} "
+        f"ON CONFLICT ({CELL_KEY}) DO UPDATE SET "
+        "exposures = evaluation_dailycell.exposures + EXCLUDED.exposures, "
+        f"unique_subjects = {_recount_subjects()}, "
+        f"{_kind_additions()}, updated_at = EXCLUDED.updated_at"
+    )
+
+
+def _exposure_cells_select(source: str) -> str:
+    return (
+        "SELECT x.campaign_id, x.arm_id, COALESCE(x.segment_id, 0), x.channel, x.country, "
+        f"x.language, {_day('x.occurred_at')}, COUNT(*), COUNT(DISTINCT x.subject_pseudonym), "
+        f"{_kind_zeros()}, %(now)s FROM {source} GROUP BY 1, 2, 3, 4, 5, 6, 7"
+    )
+
+
+def _outcome_cells_select(source: str) -> str:
+    return (
+        "SELECT e.campaign_id, e.arm_id, COALESCE(e.segment_id, 0), e.channel, e.country, "
+        f"e.language, {_day('e.occurred_at')}, 0, 0, {_kind_sums('m')}, %(now)s "
+        f"FROM {source} JOIN evaluation_exposure e ON e.id = m.exposure_id "
+        "GROUP BY 1, 2, 3, 4, 5, 6, 7"
+    )
+
+
+def _campaign_outcomes_insert(source: str) -> str:
+    return (
+        "INSERT INTO evaluation_campaigndailyoutcome (campaign_id, kind, day, count, updated_at) "
+        f"SELECT m.campaign_id, m.kind, {_day('m.occurred_at')}, COUNT(*), %(now)s "
+        f"FROM {source} WHERE m.exposure_id IS NULL AND m.campaign_id IS NOT NULL "
+        "GROUP BY 1, 2, 3 "
+        "ON CONFLICT (campaign_id, kind, day) DO UPDATE SET "
+        "count = evaluation_campaigndailyoutcome.count + EXCLUDED.count, "
+        "updated_at = EXCLUDED.updated_at"
+    )
+
+
+# --- PostgreSQL: one statement per batch ------------------------------------------------------
+
+PG_EXPOSURE_CLAIM = (
+    "WITH pending AS (SELECT id FROM evaluation_exposure WHERE rolled_up_at IS NULL "
+    "LIMIT %(batch)s FOR UPDATE SKIP LOCKED), "
+    "x AS (UPDATE evaluation_exposure AS e SET rolled_up_at = %(now)s FROM pending "
+    "WHERE e.id = pending.id RETURNING e.campaign_id, e.arm_id, e.segment_id, e.channel, "
+    "e.country, e.language, e.occurred_at, e.subject_pseudonym)"
+)
+
+PG_OUTCOME_CLAIM = (
+    "WITH pending AS (SELECT id FROM evaluation_outcome WHERE rolled_up_at IS NULL "
+    "LIMIT %(batch)s FOR UPDATE SKIP LOCKED), "
+    "m AS (UPDATE evaluation_outcome AS o SET rolled_up_at = %(now)s FROM pending "
+    "WHERE o.id = pending.id RETURNING o.exposure_id, o.campaign_id, o.kind, o.occurred_at)"
+)
+
+
+def _pg_exposure_batch(cursor, params: dict) -> tuple[int, set[int]]:  # type: ignore[no-untyped-def]
+    sql = (
+        f"{PG_EXPOSURE_CLAIM}, cells AS ({_cell_insert(_exposure_cells_select('x'))} "
+        "RETURNING campaign_id) "
+        "SELECT (SELECT COUNT(*) FROM x), ARRAY(SELECT DISTINCT campaign_id FROM cells)"
+    )
+    cursor.execute(sql, params)
+    count, campaigns = cursor.fetchone()
+    return int(count), set(campaigns)
+
+
+def _pg_outcome_batch(cursor, params: dict) -> tuple[int, set[int]]:  # type: ignore[no-untyped-def]
+    sql = (
+        f"{PG_OUTCOME_CLAIM}, cells AS ({_cell_insert(_outcome_cells_select('m'))} "
+        "RETURNING campaign_id), "
+        f"population AS ({_campaign_outcomes_insert('m')} RETURNING campaign_id) "
+        "SELECT (SELECT COUNT(*) FROM m), ARRAY(SELECT DISTINCT campaign_id FROM cells "
+        "UNION SELECT campaign_id FROM population)"
+    )
+    cursor.execute(sql, params)
+    count, campaigns = cursor.fetchone()
+    return int(count), set(campaigns)
+
+
+# --- SQLite: mark with a unique timestamp, then aggregate what carries it ---------------------
+
+def _sqlite_mark(cursor, table: str, params: dict) -> int:  # type: ignore[no-untyped-def]
+    cursor.execute(
+        f"UPDATE {table} SET rolled_up_at = %(now)s WHERE id IN "
+        f"(SELECT id FROM {table} WHERE rolled_up_at IS NULL LIMIT %(batch)s)", params)
+    return cursor.rowcount
+
+
+def _sqlite_campaigns(cursor, sql: str, params: dict) -> set[int]:  # type: ignore[no-untyped-def]
+    cursor.execute(sql, params)
+    return {row[0] for row in cursor.fetchall() if row[0] is not None}
+
+
+def _sqlite_exposure_batch(cursor, params: dict) -> tuple[int, set[int]]:  # type: ignore[no-untyped-def]
+    count = _sqlite_mark(cursor, "evaluation_exposure", params)
+    if not count:
+        return 0, set()
+    source = "(SELECT * FROM evaluation_exposure WHERE rolled_up_at = %(now)s) AS x WHERE 1"
+    # "WHERE 1" resolves SQLite's parsing ambiguity between a join's ON and upsert's ON.
+    cursor.execute(_cell_insert(_exposure_cells_select(source)), params)
+    campaigns = _sqlite_campaigns(
+        cursor, "SELECT DISTINCT campaign_id FROM evaluation_exposure WHERE rolled_up_at = %(now)s",
+        params)
+    return count, campaigns
+
+
+def _sqlite_outcome_batch(cursor, params: dict) -> tuple[int, set[int]]:  # type: ignore[no-untyped-def]
+    count = _sqlite_mark(cursor, "evaluation_outcome", params)
+    if not count:
+        return 0, set()
+    marked = "(SELECT * FROM evaluation_outcome WHERE rolled_up_at = %(now)s) AS m"
+    cursor.execute(_cell_insert(_outcome_cells_select(marked).replace(
+        "GROUP BY", "WHERE 1 GROUP BY")), params)
+    cursor.execute(_campaign_outcomes_insert(marked), params)
+    campaigns = _sqlite_campaigns(
+        cursor,
+        "SELECT DISTINCT COALESCE(e.campaign_id, o.campaign_id) FROM evaluation_outcome o "
+        "LEFT JOIN evaluation_exposure e ON e.id = o.exposure_id WHERE o.rolled_up_at = %(now)s",
+        params)
+    return count, campaigns
+
+
+# --- the batch loop -------------------------------------------------------------------------
+
+_last_token: datetime | None = None
+
+
+def _unique_now() -> datetime:
+    """A marking timestamp strictly later than the previous one (SQLite matches on it)."""
+    global _last_token
+    now = timezone.now()
+    if _last_token is not None and now <= _last_token:
+        now = _last_token + timedelta(microseconds=1)
+    _last_token = now
+    return now
+
+
+def _batch(kind: str, batch_size: int) -> tuple[int, set[int], bool]:
+    now = _unique_now()
+    params = {"now": connection.ops.adapt_datetimefield_value(now), "batch": batch_size}
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                return 0, set(), True
+            handler = _pg_exposure_batch if kind == "exposure" else _pg_outcome_batch
+        else:
+            handler = _sqlite_exposure_batch if kind == "exposure" else _sqlite_outcome_batch
+        count, campaigns = handler(cursor, params)
+    return count, campaigns, False
+
+
+def roll_up(*, batch_size: int = 100_000, max_batches: int = 1_000) -> RollupResult:
+    """Roll up pending exposures, then pending outcomes, batch by batch (bounded)."""
+    result = RollupResult()
+    for kind in ("exposure", "outcome"):
+        for _ in range(max_batches):
+            count, campaigns, skipped = _batch(kind, batch_size)
+            result.skipped = result.skipped or skipped
+            result.campaign_ids |= campaigns
+            if kind == "exposure":
+                result.exposures += count
+            else:
+                result.outcomes += count
+            if skipped or count < batch_size:
+                break
+    return result
