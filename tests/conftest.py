@@ -25,6 +25,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # Hashing test passwords with PBKDF2 would dominate the suite's run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if not settings.CACHE_URL:
+        # The development file cache is shared between processes: keep test runs apart.
+        settings.CACHES = {"default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Throttle counters and cached look-ups never leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 def require_service(name: str, reason: str) -> None:
