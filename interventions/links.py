@@ -1,0 +1,93 @@
+"""Signed help links (/go/<token>) and telling real clicks from prefetches and preview bots.
+
+A token is a TimestampSigner signature (salt "outreach.go") over {exposure id, resource id}.
+It names the resource by id only: the URL a click goes to is read from the directory, so a
+link can never redirect anywhere the directory does not list (no open redirect).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.http import HttpRequest
+from django.urls import reverse
+
+SALT = "outreach.go"
+# Long enough for a person to come back to a warning they saw; a leaked link dies eventually.
+DEFAULT_MAX_AGE_SECONDS = 30 * 24 * 3600
+
+PREVIEW_AGENTS = re.compile(
+    r"slackbot|facebookexternalhit|facebot|twitterbot|whatsapp|telegrambot|discordbot|"
+    r"linkedinbot|googlebot|bingbot|skypeuripreview|embedly|redditbot|applebot",
+    re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    exposure_id: uuid.UUID
+    resource_id: int
+
+
+class BadLink(Exception):
+    """The token is not ours (tampered) or is too old; `target` is set when only expired."""
+
+    def __init__(self, reason: str, target: LinkTarget | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.target = target
+
+
+def max_age() -> int:
+    return int(getattr(settings, "INTERVENTION_LINK_MAX_AGE_SECONDS", DEFAULT_MAX_AGE_SECONDS))
+
+
+def link_token(*, exposure_id: uuid.UUID, resource_id: int) -> str:
+    signer = signing.TimestampSigner(salt=SALT)
+    return signer.sign_object({"e": exposure_id.hex, "r": int(resource_id)})
+
+
+def link_url(*, exposure_id: uuid.UUID, resource_id: int) -> str:
+    path = reverse("interventions:go", args=[link_token(exposure_id=exposure_id,
+                                                        resource_id=resource_id)])
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
+
+
+def link_target(token: str) -> LinkTarget:
+    """The link's target, or BadLink (with the target when the signature is good but old)."""
+    signer = signing.TimestampSigner(salt=SALT)
+    try:
+        return _target(signer.unsign_object(token, max_age=max_age()))
+    except signing.SignatureExpired:
+        return _expired(signer, token)
+    except (signing.BadSignature, ValueError, TypeError, KeyError) as error:
+        raise BadLink("tampered") from error
+
+
+def _expired(signer: signing.TimestampSigner, token: str) -> LinkTarget:
+    try:
+        target = _target(signer.unsign_object(token))
+    except (signing.BadSignature, ValueError, TypeError, KeyError):
+        target = None
+    raise BadLink("expired", target)
+
+
+def _target(payload: object) -> LinkTarget:
+    if not isinstance(payload, dict):
+        raise ValueError("payload")
+    return LinkTarget(exposure_id=uuid.UUID(hex=str(payload["e"])),
+                      resource_id=int(payload["r"]))
+
+
+def is_prefetch_or_preview(request: HttpRequest) -> bool:
+    """HEAD requests, browser prefetches and link-preview bots must not count as clicks."""
+    if request.method == "HEAD":
+        return True
+    purpose = (request.headers.get("Sec-Purpose") or request.headers.get("Purpose")
+               or request.headers.get("X-Purpose") or request.headers.get("X-Moz") or "")
+    if "prefetch" in purpose.lower() or "preview" in purpose.lower():
+        return True
+    return bool(PREVIEW_AGENTS.search(request.headers.get("User-Agent") or ""))

@@ -1,0 +1,166 @@
+"""Reads for live interventions and outcome reports, always from the caller's point of view.
+
+The partner snapshot (its trigger vocabulary and its running campaigns with arms, messages,
+segments and flights) is cached in-process for INTERVENTIONS_SNAPSHOT_SECONDS (default 5 s):
+the intervention hot path then costs no query for it. The price is staleness: a campaign
+paused, a trigger removed or a flight started is seen by each web process within that time.
+Flight ends are re-checked on every request against the cached flights.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+
+from campaigns.models import Campaign
+from evaluation.models import Exposure
+from interventions import ports
+from organisations.models import Organisation, Partnership
+from organisations.selectors import programmes_visible_to
+from outreach.pseudonyms import Pseudonym
+from segments.models import SegmentStatus
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SNAPSHOT_SECONDS = 5.0
+_RULE_CACHE_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class SegmentEntry:
+    segment: Any
+    rule: Any  # a parsed segments.rules.Rule
+
+
+@dataclass(frozen=True)
+class CampaignEntry:
+    campaign: Campaign
+    segments: tuple[SegmentEntry, ...]
+    # A campaign whose segments are all invalid must match nobody, not everybody.
+    targets_everyone: bool
+
+
+@dataclass
+class PartnerSnapshot:
+    triggers: frozenset[str]
+    campaigns: list[CampaignEntry] = field(default_factory=list)
+    expires: float = 0.0
+
+
+_snapshots: dict[int, PartnerSnapshot] = {}
+_rules: dict[tuple[int, datetime], Any] = {}
+_lock = threading.Lock()
+
+
+def snapshot_seconds() -> float:
+    return float(getattr(settings, "INTERVENTIONS_SNAPSHOT_SECONDS", DEFAULT_SNAPSHOT_SECONDS))
+
+
+def snapshot_clear() -> None:
+    """Forget every cached snapshot and parsed rule (tests; after a bulk change)."""
+    with _lock:
+        _snapshots.clear()
+        _rules.clear()
+
+
+def partner_snapshot(*, partner: Organisation, at: datetime) -> PartnerSnapshot:
+    now = time.monotonic()
+    snapshot = _snapshots.get(partner.pk)
+    if snapshot is not None and snapshot.expires > now:
+        return snapshot
+    snapshot = _snapshot_load(partner=partner, at=at)
+    snapshot.expires = now + snapshot_seconds()
+    with _lock:
+        _snapshots[partner.pk] = snapshot
+    return snapshot
+
+
+def partner_triggers(*, partner: Organisation) -> frozenset[str]:
+    """The union of the trigger vocabularies of the partner's programmes."""
+    triggers: set[str] = set()
+    for vocabulary in Partnership.objects.filter(partner=partner).values_list("triggers",
+                                                                              flat=True):
+        triggers.update(t for t in vocabulary or [] if isinstance(t, str))
+    return frozenset(triggers)
+
+
+def _snapshot_load(*, partner: Organisation, at: datetime) -> PartnerSnapshot:
+    campaigns = ports.running_campaigns_for_partner(partner=partner, at=at)
+    entries = [_campaign_entry(campaign) for campaign in campaigns]
+    return PartnerSnapshot(triggers=partner_triggers(partner=partner), campaigns=entries)
+
+
+def _campaign_entry(campaign: Campaign) -> CampaignEntry:
+    segments = list(campaign.segments.all())
+    parsed = tuple(SegmentEntry(s, rule) for s in segments
+                   if (rule := segment_rule_cached(s)) is not None)
+    return CampaignEntry(campaign=campaign, segments=parsed, targets_everyone=not segments)
+
+
+def segment_rule_cached(segment: Any) -> Any | None:
+    """The segment's parsed rule, parsed once per (id, updated_at); None when it is invalid."""
+    if segment.status != SegmentStatus.READY:
+        return None
+    key = (segment.pk, segment.updated_at)
+    if key in _rules:
+        return _rules[key]
+    try:
+        rule = ports.segment_rule(segment)
+    except Exception:  # a rule that does not parse matches nobody; the segment app reports it
+        logger.warning("segment %s has a rule that does not parse; it matches nobody",
+                       segment.pk)
+        rule = None
+    with _lock:
+        if len(_rules) >= _RULE_CACHE_LIMIT:
+            _rules.clear()
+        _rules[key] = rule
+    return rule
+
+
+def prior_exposures_count(*, campaign: Campaign, subject: Pseudonym, since: datetime) -> int:
+    """Exposures of this person to this campaign since a moment, holdouts included.
+
+    The cap counts holdout assignments too: otherwise a holdout person would be recorded on
+    every trigger while a shown person is capped, and the arms' exposure counts would no longer
+    be comparable (a sample-ratio mismatch made by the cap itself).
+    """
+    return Exposure.objects.filter(
+        campaign=campaign, subject_key_id=subject.key_id, subject_pseudonym=subject.value,
+        occurred_at__gte=since).count()
+
+
+def exposures_reportable_by(*, reporter: Organisation,
+                            ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+    """{exposure id: (programme id, campaign id)} for the ids the reporter may report on.
+
+    A reporter may report on exposures its own platform showed, or its own programme's. Any
+    other id is left out, exactly like an id that does not exist (no existence leak).
+    """
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = (Exposure.objects.filter(id__in=ids)
+            .filter(Q(partner=reporter) | Q(organisation=reporter))
+            .values_list("id", "organisation_id", "campaign_id"))
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def campaigns_by_referral_code(*, reporter: Organisation,
+                               codes: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """{CODE: (programme id, campaign id)} for codes of campaigns the reporter works with."""
+    codes = {code.upper() for code in codes if code}
+    if not codes:
+        return {}
+    rows = (Campaign.objects.filter(referral_code__in=codes,
+                                    organisation_id__in=programmes_visible_to(reporter))
+            .values_list("referral_code", "organisation_id", "pk"))
+    return {row[0].upper(): (row[1], row[2]) for row in rows}

@@ -1,0 +1,332 @@
+"""Live interventions, help-link clicks and outcome reports.
+
+Writes to the evidence log go through evaluation.services.exposure_record (exposures) and the
+Outcome unique constraint (reported_by, idempotency_key), so a retried report never counts
+twice. Single exposures and outcomes get no audit row of their own (the evidence log is the
+record and it is written on the hot path); batch uploads and aggregate reports do.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.models import Arm, ArmKind, Campaign
+from campaigns.rendering import RenderError
+from evaluation.models import Exposure, Outcome
+from evaluation.services import exposure_record
+from interventions import ports
+from interventions.links import LinkTarget, link_url
+from interventions.locales import language_chain, normalise_country, normalise_language
+from interventions.sanitise import clean_html
+from interventions.selectors import (
+    CampaignEntry,
+    partner_snapshot,
+    prior_exposures_count,
+    snapshot_seconds,
+)
+from organisations.models import Organisation
+from outreach.errors import InvalidInput
+from outreach.pseudonyms import Pseudonym, pseudonymise
+from outreach.vocabulary import Channel
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTRIBUTES = 16
+
+
+class Reason:
+    SHOWN = "shown"
+    HOLDOUT = "holdout"
+    CAPPED = "capped"
+    NO_MATCH = "no_match"
+    NO_MESSAGE = "no_message"
+
+
+@dataclass(frozen=True)
+class InterventionContext:
+    """What a partner tells us. `session_id` is raw: it is pseudonymised first and dropped."""
+
+    trigger: str
+    country: str
+    language: str
+    session_id: str = field(repr=False)
+    platform: str = ""
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HelpLink:
+    id: int
+    name: str
+    organisation: str
+    kind: str
+    description: str
+    url: str  # our signed /go/ link
+    phone: str | None  # only while the line is open
+    open_now: bool | None
+    language_fallback: bool
+
+
+@dataclass(frozen=True)
+class ShownMessage:
+    title: str
+    text: str
+    html: str
+    language: str
+
+
+@dataclass(frozen=True)
+class InterventionResult:
+    show: bool
+    reason: str
+    intervention_id: uuid.UUID | None = None
+    referral_code: str = ""
+    message: ShownMessage | None = None
+    help_resources: tuple[HelpLink, ...] = ()
+    legal_notice: dict | None = None
+
+
+# --- the live intervention ---------------------------------------------------------------------
+
+def intervention_request(*, partner: Organisation, context: InterventionContext,
+                         at: datetime | None = None) -> InterventionResult:
+    """Decide what a partner shows a person who triggered one of its rules, and record it.
+
+    The first matching running campaign (highest priority first) decides. A capped person
+    gets reason "capped" and no new exposure; a holdout assignment is recorded and answered
+    with show=false. The exposure is committed before this returns.
+    """
+    at = at or timezone.now()
+    subject = pseudonymise(context.session_id, purpose=f"session:{partner.pk}", at=at)
+    country, language = _validated_locale(context)
+    snapshot = partner_snapshot(partner=partner, at=at)
+    if context.trigger not in snapshot.triggers:
+        raise InvalidInput("Unknown trigger for this partner: use one of the categories the "
+                           "programme defined for you.", field="trigger")
+    facts = _rule_context(context, country=country, language=language)
+    for entry in snapshot.campaigns:
+        matched, segment = _campaign_matches(entry, facts, country=country, at=at)
+        if not matched:
+            continue
+        arm = ports.assign_arm(campaign=entry.campaign, subject=subject, at=at)
+        if arm is not None:
+            return _answer(partner=partner, campaign=entry.campaign, arm=arm, segment=segment,
+                           subject=subject, context=context, country=country,
+                           language=language, at=at)
+    return InterventionResult(show=False, reason=Reason.NO_MATCH)
+
+
+def _validated_locale(context: InterventionContext) -> tuple[str, str]:
+    country = normalise_country(context.country or "")
+    if country is None:
+        raise InvalidInput("Use an ISO 3166-1 alpha-2 country code such as GB.", field="country")
+    language = normalise_language(context.language or "")
+    if language is None:
+        raise InvalidInput("Use an ISO 639-1 language code such as en (or en-GB).",
+                           field="language")
+    return country, language
+
+
+def _rule_context(context: InterventionContext, *, country: str, language: str) -> dict:
+    # Custom attributes first so they can never override the built-in fields.
+    facts: dict[str, Any] = dict(context.attributes or {})
+    facts.update(country=country, language=language.split("-")[0], platform=context.platform
+                 or None, trigger=context.trigger, channel=Channel.ON_PLATFORM)
+    return facts
+
+
+def _campaign_matches(entry: CampaignEntry, facts: dict, *, country: str,
+                      at: datetime) -> tuple[bool, Any]:
+    campaign = entry.campaign
+    if not ports.in_flight(campaign, at):
+        return False, None
+    if campaign.countries and country not in campaign.countries:
+        return False, None
+    if entry.targets_everyone:
+        return True, None
+    for segment_entry in entry.segments:
+        if segment_entry.rule.matches(facts, now=at):
+            return True, segment_entry.segment
+    return False, None
+
+
+def _capped(*, campaign: Campaign, subject: Pseudonym, at: datetime) -> bool:
+    # A cap of 0 means "no cap" (the field cannot express "never show": pause the campaign).
+    if not campaign.frequency_cap_count:
+        return False
+    since = at - timedelta(days=campaign.frequency_cap_days)
+    count = prior_exposures_count(campaign=campaign, subject=subject, since=since)
+    return count >= campaign.frequency_cap_count
+
+
+def _answer(*, partner: Organisation, campaign: Campaign, arm: Arm, segment: Any,
+            subject: Pseudonym, context: InterventionContext, country: str, language: str,
+            at: datetime) -> InterventionResult:
+    if _capped(campaign=campaign, subject=subject, at=at):
+        return InterventionResult(show=False, reason=Reason.CAPPED,
+                                  referral_code=campaign.referral_code)
+    record = {"campaign": campaign, "arm": arm, "subject": subject, "segment": segment,
+              "partner": partner, "country": country, "language": language,
+              "trigger": context.trigger, "at": at}
+    if arm.kind == ArmKind.HOLDOUT:
+        exposure = _exposure_record(**record, message=None)
+        return InterventionResult(show=False, reason=Reason.HOLDOUT, intervention_id=exposure.pk,
+                                  referral_code=campaign.referral_code)
+    chain = language_chain(language, fallbacks=tuple(campaign.languages or ()))
+    message = ports.message_for_arm(arm=arm, channel=Channel.ON_PLATFORM, language_chain=chain)
+    if message is None:
+        logger.warning("campaign %s arm %s has no on-platform message for the language chain",
+                       campaign.pk, arm.pk)
+        return InterventionResult(show=False, reason=Reason.NO_MESSAGE,
+                                  referral_code=campaign.referral_code)
+    stage = getattr(segment, "stage", None)
+    resources = _help_resources(campaign=campaign, country=country, language=language,
+                                stage=stage, at=at)
+    notice = _legal_notice(campaign=campaign, country=country)
+    try:
+        with transaction.atomic():
+            exposure = _exposure_record(**record, message=message)
+            links = tuple(_help_link(r, exposure_id=exposure.pk, at=at) for r in resources)
+            shown = _render(campaign=campaign, message=message, links=links, notice=notice,
+                            country=country)
+    except RenderError:
+        logger.exception("message %s of campaign %s does not render", message.pk, campaign.pk)
+        return InterventionResult(show=False, reason=Reason.NO_MESSAGE,
+                                  referral_code=campaign.referral_code)
+    return InterventionResult(show=True, reason=Reason.SHOWN, intervention_id=exposure.pk,
+                              referral_code=campaign.referral_code, message=shown,
+                              help_resources=links, legal_notice=notice)
+
+
+def _exposure_record(*, campaign: Campaign, arm: Arm, subject: Pseudonym, segment: Any,
+                     partner: Organisation, country: str, language: str, trigger: str,
+                     at: datetime, message: Any) -> Exposure:
+    return exposure_record(campaign=campaign, arm=arm, subject=subject, source="intervention",
+                           channel=Channel.ON_PLATFORM, country=country, language=language,
+                           segment=segment, partner=partner, message=message, trigger=trigger,
+                           occurred_at=at)
+
+
+# Directory reads are cached in-process for the snapshot time; open/closed is recomputed on
+# every request from the cached opening hours, so a phone number is never shown after closing.
+_directory_cache: dict[tuple, tuple[float, Any]] = {}
+
+
+def _cached(key: tuple, load: Any) -> Any:
+    now = time.monotonic()
+    hit = _directory_cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    if len(_directory_cache) > 10_000:
+        _directory_cache.clear()
+    _directory_cache[key] = (now + snapshot_seconds(), value)
+    return value
+
+
+def directory_cache_clear() -> None:
+    _directory_cache.clear()
+
+
+def _help_resources(*, campaign: Campaign, country: str, language: str, stage: str | None,
+                    at: datetime) -> list[Any]:
+    base = language.split("-")[0]
+    key = ("resources", campaign.organisation_id, country, base, stage)
+    resources = _cached(key, lambda: ports.help_resources_for(
+        organisation=campaign.organisation, country=country, language=base, audience=stage,
+        at=at))
+    rank = {True: 0, None: 1, False: 2}
+    opened = [(r, r.is_open(at)) for r in resources]
+    opened.sort(key=lambda pair: (bool(getattr(pair[0], "language_fallback", False)),
+                                  rank[pair[1]], pair[0].countries == ["*"]))
+    # A light view: the cached directory objects are shared between requests.
+    return [_ResourceView(resource=resource, open_now=is_open) for resource, is_open in opened]
+
+
+@dataclass(frozen=True)
+class _ResourceView:
+    resource: Any
+    open_now: bool | None
+
+
+def _legal_notice(*, campaign: Campaign, country: str) -> dict | None:
+    key = ("notice", campaign.organisation_id, country)
+    return _cached(key, lambda: ports.legal_notice_as_context(
+        ports.legal_notice_for(organisation=campaign.organisation, jurisdiction=country)))
+
+
+def _help_link(view: _ResourceView, *, exposure_id: uuid.UUID, at: datetime) -> HelpLink:
+    resource = view.resource
+    has_url = bool(resource.url)
+    return HelpLink(
+        id=resource.pk, name=resource.name,
+        organisation=getattr(resource, "provider_organisation", "") or "",
+        kind=resource.kind, description=getattr(resource, "description", "") or "",
+        url=link_url(exposure_id=exposure_id, resource_id=resource.pk) if has_url else "",
+        phone=resource.phone if (resource.phone and view.open_now is True) else None,
+        open_now=view.open_now,
+        language_fallback=bool(getattr(resource, "language_fallback", False)),
+    )
+
+
+def _render(*, campaign: Campaign, message: Any, links: tuple[HelpLink, ...],
+            notice: dict | None, country: str) -> ShownMessage:
+    items = [{"name": link.name, "phone": link.phone or "", "url": link.url,
+              "open_now": bool(link.open_now), "kind": link.kind} for link in links]
+    context = ports.RenderContext(
+        help_resources=items, legal_notice=notice,
+        help_link=next((link.url for link in links if link.url), ""), opt_out_link="",
+        referral_code=campaign.referral_code, organisation_name=campaign.organisation.name,
+        language=message.language, country=country)
+    rendered = ports.render_message(message=message, context=context)
+    return ShownMessage(title=rendered.subject, text=rendered.text,
+                        html=clean_html(rendered.html), language=message.language)
+
+
+# --- help-link clicks --------------------------------------------------------------------------
+
+def help_click_record(*, target: LinkTarget, count: bool, at: datetime | None = None) -> str | None:
+    """The directory URL the link points at, recording one help_click outcome if `count`.
+
+    None when the exposure is gone or the resource is no longer a confirmed directory entry
+    with a web address. Repeated clicks on one link count once (idempotency key
+    click:<exposure>:<resource>); clicks on two resources of one warning count as two.
+    """
+    at = at or timezone.now()
+    exposure = (Exposure.objects.select_related("organisation")
+                .filter(pk=target.exposure_id).first())
+    if exposure is None:
+        return None
+    resource = ports.help_resource_for_link(organisation=exposure.organisation,
+                                            resource_id=target.resource_id, at=at)
+    if resource is None:
+        return None
+    if count:
+        Outcome.objects.bulk_create([Outcome(
+            organisation_id=exposure.organisation_id, reported_by_id=exposure.organisation_id,
+            exposure=exposure, campaign_id=exposure.campaign_id, kind="help_click",
+            idempotency_key=f"click:{exposure.pk}:{resource.pk}", occurred_at=at,
+            recorded_at=at)], ignore_conflicts=True)
+    return resource.url
+
+
+def expired_link_resources(*, target: LinkTarget, at: datetime | None = None) -> list[Any]:
+    """For an expired (but genuine) link: the help its warning signposted, read afresh."""
+    at = at or timezone.now()
+    exposure = (Exposure.objects.select_related("organisation", "segment")
+                .filter(pk=target.exposure_id).first())
+    if exposure is None or not exposure.country:
+        return []
+    return ports.help_resources_for(
+        organisation=exposure.organisation, country=exposure.country,
+        language=(exposure.language or "en").split("-")[0],
+        audience=getattr(exposure.segment, "stage", None), at=at)

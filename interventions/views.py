@@ -1,0 +1,136 @@
+"""Public pages: the signed help redirect, the demo partner page and the benchmark baseline."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from django.conf import settings
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from interventions import ports
+from interventions.links import BadLink, is_prefetch_or_preview, link_target
+from interventions.services import (
+    InterventionContext,
+    expired_link_resources,
+    help_click_record,
+    intervention_request,
+)
+from organisations.models import Organisation
+from outreach.errors import DomainError
+
+DEMO_BODY_LIMIT = 4096
+
+
+def _flag(name: str) -> bool:
+    return bool(settings.DEBUG or getattr(settings, name, False)
+                or os.environ.get(name) == "1")
+
+
+def demo_pages_enabled() -> bool:
+    return _flag("DEMO_PAGES")
+
+
+def bench_endpoints_enabled() -> bool:
+    return _flag("BENCH_ENDPOINTS")
+
+
+# --- /go/<token> -------------------------------------------------------------------------------
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def go(request: HttpRequest, token: str) -> HttpResponse:
+    """Record a help click for the exposure and send the person to the directory's URL."""
+    now = timezone.now()
+    try:
+        target = link_target(token)
+    except BadLink as error:
+        return _bad_link(request, error, now=now)
+    url = help_click_record(target=target, count=not is_prefetch_or_preview(request), at=now)
+    if url is None:
+        return _help_page(request, resources=expired_link_resources(target=target, at=now),
+                          reason="withdrawn", status=410, with_phones=True)
+    response = HttpResponseRedirect(url)
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _bad_link(request: HttpRequest, error: BadLink, *, now) -> HttpResponse:  # type: ignore[no-untyped-def]
+    if error.target is not None:  # genuine but old: we know which warning it came from
+        resources = expired_link_resources(target=error.target, at=now)
+        if resources:
+            return _help_page(request, resources=resources, reason=error.reason, status=400,
+                              with_phones=True)
+    return _help_page(request, resources=ports.global_help_resources(at=now),
+                      reason=error.reason, status=400, with_phones=False)
+
+
+def _help_page(request: HttpRequest, *, resources: list, reason: str, status: int,
+               with_phones: bool) -> HttpResponse:
+    now = timezone.now()
+    items = [{"name": r.name, "description": getattr(r, "description", ""), "url": r.url,
+              "phone": r.phone if with_phones and r.phone and r.is_open(now) is True else None}
+             for r in resources]
+    response = render(request, "interventions/go_invalid.html",
+                      {"resources": items, "reason": reason}, status=status)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- demo partner page -------------------------------------------------------------------------
+
+@require_GET
+def demo_partner(request: HttpRequest) -> HttpResponse:
+    """A mock search page of a partner platform (DEBUG or DEMO_PAGES=1 only)."""
+    if not demo_pages_enabled():
+        raise Http404
+    partner = get_object_or_404(Organisation, slug=request.GET.get("partner", ""))
+    return render(request, "interventions/demo_partner.html", {"partner": partner})
+
+
+@require_POST
+def demo_trigger(request: HttpRequest) -> JsonResponse:
+    """Same-origin stand-in for the partner's server calling POST /api/v1/interventions.
+
+    A real partner calls the API from its server with its key; a key must never be in a page.
+    """
+    if not demo_pages_enabled():
+        raise Http404
+    from interventions.api.views import intervention_answer
+
+    try:
+        body = json.loads(request.body[:DEMO_BODY_LIMIT] or b"{}")
+        partner = Organisation.objects.get(slug=str(body.get("partner", "")))
+        context = InterventionContext(
+            trigger=str(body.get("trigger", "")), country=str(body.get("country", "")),
+            language=str(body.get("language", "")),
+            session_id=str(body.get("session_id", ""))[:256] or "demo-anonymous",
+            platform="demo-web", attributes={"surface": "search"})
+        result = intervention_request(partner=partner, context=context)
+    except (ValueError, Organisation.DoesNotExist):
+        return JsonResponse({"detail": "Bad demo request."}, status=400)
+    except DomainError as error:
+        return JsonResponse(error.as_dict(), status=error.status_code)
+    return JsonResponse(intervention_answer(result))
+
+
+# --- benchmark baseline ------------------------------------------------------------------------
+
+@require_GET
+def bench_bare(request: HttpRequest) -> JsonResponse:
+    """A bare Django JSON view: the baseline the intervention benchmark compares against."""
+    if not bench_endpoints_enabled():
+        raise Http404
+    return JsonResponse({"ok": True})

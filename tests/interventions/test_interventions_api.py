@@ -1,0 +1,249 @@
+"""POST /api/v1/interventions: what a partner shows a person who triggered one of its rules."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from campaigns.models import Campaign, Message
+from evaluation.models import Exposure
+from interventions.links import link_target
+from interventions.selectors import snapshot_clear
+from organisations.models import ApiScope, Partnership
+from tests.interventions import factories
+
+URL = "/api/v1/interventions"
+
+
+def context(**overrides):  # type: ignore[no-untyped-def]
+    body = {"trigger": "search_blocked_term", "country": "GB", "language": "en-GB",
+            "session_id": "session-abc", "platform": "web",
+            "attributes": {"age_band": "18-24", "surface": "search"}}
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def w(db):  # type: ignore[no-untyped-def]
+    return factories.world()
+
+
+def ask(w, **overrides):  # type: ignore[no-untyped-def]
+    return w.client().post(URL, context(**overrides), format="json")
+
+
+def test_it_answers_with_the_message_help_and_law_and_records_the_exposure(w):
+    response = ask(w)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["show"] is True and body["reason"] == "shown"
+    assert body["message"]["title"] == "This search may be illegal"
+    assert "is a crime" in body["message"]["text"]
+    assert body["message"]["html"].startswith("<p>")
+    assert body["message"]["language"] == "en"
+    assert body["referral_code"] == w.campaign.referral_code
+    exposure = Exposure.objects.get()
+    assert str(exposure.pk) == body["intervention_id"]
+    assert (exposure.source, exposure.channel, exposure.partner) == (
+        "intervention", "on_platform", w.partner)
+    assert (exposure.country, exposure.trigger, exposure.arm) == (
+        "GB", "search_blocked_term", w.variant)
+    assert exposure.segment == w.segment and exposure.message == w.message
+    assert body["legal_notice"]["jurisdiction"] == "GB-ENG"
+    assert body["legal_notice"]["statutes"][0]["name"] == "Protection of Children Act 1978"
+
+
+def test_help_links_are_signed_links_to_the_exposure_and_directory_resource(w):
+    body = ask(w).json()
+    names = [r["name"] for r in body["help_resources"]]
+    assert "Stop It Now! helpline" in names and "Troubled Desire" in names
+    for resource in body["help_resources"]:
+        assert resource["url"].startswith("http://testserver/go/")
+        target = link_target(resource["url"].rsplit("/go/", 1)[1])
+        assert str(target.exposure_id) == body["intervention_id"]
+        assert target.resource_id == resource["id"]
+    assert body["help_resources"][0]["name"] == "Stop It Now! helpline", "open lines first"
+    # The message template's {{ help_link }} is the first signed link too.
+    assert body["help_resources"][0]["url"] in body["message"]["text"]
+
+
+def test_phone_numbers_are_given_only_while_the_line_is_open(w):
+    resources = {r["name"]: r for r in ask(w).json()["help_resources"]}
+    assert resources["Stop It Now! helpline"]["phone"] == "+448081000900"
+    assert resources["Stop It Now! helpline"]["open_now"] is True
+    unknown = resources["Example line (hours unknown)"]
+    assert unknown["phone"] is None and unknown["open_now"] is None
+
+
+def test_unconfirmed_help_resources_are_not_signposted(w):
+    w.resources["always"].confirmed_at = None
+    w.resources["always"].save()
+    names = [r["name"] for r in ask(w).json()["help_resources"]]
+    assert "Stop It Now! helpline" not in names
+
+
+def test_it_rejects_a_trigger_outside_the_partners_vocabulary(w):
+    response = ask(w, trigger="some_other_rule")
+    assert response.status_code == 400
+    assert "trigger" in response.json()
+    assert not Exposure.objects.exists()
+
+
+def test_the_vocabulary_is_the_union_of_the_partners_programmes(w):
+    other = factories.OrganisationFactory(name="Second Programme")
+    Partnership.objects.create(programme=other, partner=w.partner, triggers=["chat_flagged"])
+    assert ask(w, trigger="chat_flagged").status_code == 200
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("country", "ZZ"), ("country", "England"), ("country", ""),
+    ("language", "xx"), ("language", "english"), ("language", "en-"),
+])
+def test_it_rejects_an_invalid_country_or_language_by_name(w, field, value):
+    response = ask(w, **{field: value})
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not Exposure.objects.exists()
+
+
+@pytest.mark.parametrize("attributes", [{"Bad-Name": "x"}, {"surface": {"nested": 1}},
+                                        {f"a{i}": 1 for i in range(17)}])
+def test_it_rejects_malformed_attributes(w, attributes):
+    response = ask(w, attributes=attributes)
+    assert response.status_code == 400
+    assert "attributes" in response.json()
+
+
+def test_it_says_plainly_when_nothing_matches(w):
+    response = ask(w, country="DE")
+    assert response.status_code == 200
+    assert response.json() == {"show": False, "reason": "no_match", "intervention_id": None,
+                               "referral_code": "", "message": None, "help_resources": [],
+                               "legal_notice": None}
+    assert not Exposure.objects.exists()
+
+
+def test_a_paused_campaign_is_not_shown(w):
+    Campaign.objects.filter(pk=w.campaign.pk).update(status="paused")
+    snapshot_clear()
+    assert ask(w).json()["reason"] == "no_match"
+
+
+def test_a_holdout_assignment_is_recorded_and_shows_nothing(db):
+    w = factories.world(variant_weight=0, holdout_weight=1)
+    body = ask(w).json()
+    assert body["show"] is False and body["reason"] == "holdout"
+    assert body["message"] is None and body["help_resources"] == []
+    exposure = Exposure.objects.get()
+    assert str(exposure.pk) == body["intervention_id"]
+    assert exposure.is_holdout and exposure.arm == w.holdout and exposure.message is None
+
+
+def test_a_capped_person_gets_capped_and_no_new_exposure(w):
+    assert ask(w).json()["show"] is True
+    second = ask(w).json()
+    assert second["show"] is False and second["reason"] == "capped"
+    assert second["intervention_id"] is None
+    assert Exposure.objects.count() == 1
+    assert ask(w, session_id="someone-else").json()["show"] is True
+
+
+def test_the_cap_counts_holdout_assignments_so_arms_stay_comparable(db):
+    w = factories.world(variant_weight=0, holdout_weight=1)
+    ask(w)
+    assert ask(w).json()["reason"] == "capped"
+    assert Exposure.objects.count() == 1
+
+
+def test_a_cap_of_zero_means_no_cap(db):
+    w = factories.world(frequency_cap_count=0)
+    assert [ask(w).json()["show"] for _ in range(3)] == [True, True, True]
+
+
+def test_the_highest_priority_matching_campaign_wins(w):
+    urgent, *_ = factories.campaign_for(w.programme, w.partner, name="Urgent", priority=10)
+    snapshot_clear()
+    ask(w)
+    assert Exposure.objects.get().campaign == urgent
+
+
+def test_a_campaign_whose_segment_does_not_match_gives_way_to_the_next(w):
+    factories.campaign_for(w.programme, w.partner, name="Uploads only", priority=10,
+                           rule='trigger = "upload_blocked"')
+    snapshot_clear()
+    ask(w)
+    assert Exposure.objects.get().campaign == w.campaign
+
+
+def test_segment_rules_see_the_platform_and_custom_attributes(db):
+    w = factories.world(rule='platform = "ios"')
+    assert ask(w).json()["reason"] == "no_match"
+    assert ask(w, platform="ios").json()["reason"] == "shown"
+
+
+def test_the_message_language_falls_back_along_the_chain(w):
+    assert ask(w, language="de-AT").json()["message"]["language"] == "en"
+    german = Message.objects.create(
+        organisation=w.programme, name="Warnung", channel="on_platform", language="de",
+        framing="legal_deterrence", subject="Diese Suche kann strafbar sein",
+        body="Hilfe ist vertraulich und anonym erreichbar.")
+    w.variant.messages.add(german)
+    snapshot_clear()
+    body = ask(w, language="de-AT", session_id="second-person").json()
+    assert body["message"]["language"] == "de"
+    assert body["message"]["title"] == "Diese Suche kann strafbar sein"
+
+
+def test_message_html_is_cleaned_to_an_allow_list(db):
+    w = factories.world(body='<p onclick="x()">Help <script>alert(1)</script>'
+                             '<a href="javascript:alert(1)">here</a></p>')
+    html = ask(w).json()["message"]["html"]
+    assert "script" not in html and "onclick" not in html and "javascript" not in html
+    assert html.startswith("<p>Help")
+
+
+def test_it_refuses_an_oversized_body_with_413(w):
+    response = w.client().post(URL, context(platform="x" * 20_000), format="json")
+    assert response.status_code == 413
+
+
+def test_it_throttles_each_partner_separately(w, settings):
+    settings.INTERVENTIONS_RATE_PER_PARTNER = "2/min"
+    codes = [ask(w, session_id=f"s{i}").status_code for i in range(3)]
+    assert codes == [200, 200, 429]
+    other = factories.world()
+    assert ask(other).status_code == 200
+
+
+def test_anonymous_callers_get_401(w, anonymous_client):
+    assert anonymous_client.post(URL, context(), format="json").status_code == 401
+
+
+def test_a_key_without_the_interventions_scope_gets_403(w):
+    secret = factories.partner_key(w.partner, ApiScope.OUTCOMES_WRITE)
+    response = w.client(secret).post(URL, context(), format="json")
+    assert response.status_code == 403
+
+
+def test_a_partner_not_enrolled_in_the_campaign_gets_nothing(w):
+    stranger = factories.partner_org("Unrelated Platform")
+    Partnership.objects.create(programme=w.programme, partner=stranger, triggers=factories.TRIGGERS)
+    response = w.client(factories.partner_key(stranger)).post(URL, context(), format="json")
+    assert response.json()["reason"] == "no_match"
+
+
+def test_the_warm_hot_path_uses_a_handful_of_queries(w, settings):
+    settings.INTERVENTIONS_SNAPSHOT_SECONDS = 60
+    ask(w, session_id="warm-up")
+    with CaptureQueriesContext(connection) as queries:
+        assert ask(w, session_id=str(uuid.uuid4())).json()["show"] is True
+    # key lookup, cap count, exposure insert (+ savepoint/transaction statements).
+    assert len(queries) <= 6, [q["sql"][:80] for q in queries]
+
+
+def test_the_route_is_named(db):
+    assert reverse("interventions:go", args=["x"]) == "/go/x"
