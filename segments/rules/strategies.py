@@ -67,7 +67,8 @@ def rule_nodes(
     from hypothesis import strategies as st
 
     specs = _specs(attributes, fields)
-    leaves = st.sampled_from(specs).flatmap(_conditions)
+    # one_of over prebuilt strategies: flatmap would rebuild a strategy on every draw.
+    leaves = st.one_of([_conditions(spec) for spec in specs])
     return st.recursive(
         leaves,
         lambda inner: st.one_of(

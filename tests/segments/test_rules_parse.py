@@ -147,7 +147,7 @@ def test_rules_with_the_same_tree_are_equal_and_hash_alike():
     assert str(first) == "age > 1 and age < 9"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(node=rule_nodes(EXAMPLE_ATTRIBUTES))
 def test_rendered_text_parses_back_to_the_same_tree(node):
     rule = Rule(node)
