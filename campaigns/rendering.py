@@ -305,10 +305,23 @@ def legal_notice_as_context(notice: Any) -> dict | None:
 def build_render_context(*, campaign: Campaign, country: str, language: str,
                          stage: str | None, link_signer: Callable[[Any], str] | None,
                          opt_out_url: str | None, at: datetime | None = None) -> RenderContext:
-    """The fixed context for one recipient: their country's help (open first) and law."""
+    """The fixed context for one recipient: their country's help (open first) and law.
+
+    `link_signer(resource)` returns the signed /go/ link for a resource (the interventions
+    app owns the redirect); without one, the resource's own URL is used (previews only).
+    """
+    context = directory_context(organisation=campaign.organisation, country=country,
+                                language=language, stage=stage, link_signer=link_signer, at=at)
+    context.opt_out_link = opt_out_url or ""
+    context.referral_code = campaign.referral_code
+    return context
+
+
+def directory_context(*, organisation: Any, country: str, language: str, stage: str | None,
+                      link_signer: Callable[[Any], str] | None = None,
+                      at: datetime | None = None) -> RenderContext:
     from directory.selectors import help_resources_for, legal_notice_for
 
-    organisation = campaign.organisation
     resources = list(help_resources_for(organisation=organisation, country=country,
                                         language=language, audience=stage, at=at))
     signer = link_signer or (lambda resource: getattr(resource, "url", "") or "")
@@ -316,10 +329,19 @@ def build_render_context(*, campaign: Campaign, country: str, language: str,
     notice = legal_notice_for(organisation=organisation, jurisdiction=country)
     return RenderContext(
         help_resources=items, legal_notice=legal_notice_as_context(notice),
-        help_link=items[0]["url"] if items else "", opt_out_link=opt_out_url or "",
-        referral_code=campaign.referral_code, organisation_name=organisation.name,
+        help_link=items[0]["url"] if items else "", organisation_name=organisation.name,
         language=language, country=country,
     )
+
+
+def build_preview_context(*, organisation: Any, country: str, language: str,
+                          stage: str | None) -> RenderContext:
+    """A preview for a sample recipient: real directory data, unsigned links, sample codes."""
+    context = directory_context(organisation=organisation, country=country, language=language,
+                                stage=stage)
+    context.opt_out_link = "https://example.org/opt-out/preview"
+    context.referral_code = "PREVIEW"
+    return context
 
 
 def sample_context(*, organisation_name: str = "Example Programme", country: str = "GB",
