@@ -16,7 +16,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 PROCESSES = {
-    "mail": [sys.executable, "-m", "outreach.mailsink", "--port", "{mail_port}"],
+    "mail": [sys.executable, "-m", "outreach.mailsink", "--port", "{mail_port}",
+             "--directory", "{var}/mail"],
     "web": [sys.executable, "manage.py", "runserver", "--noreload", "127.0.0.1:{port}"],
     "worker": [sys.executable, "-m", "celery", "-A", "outreach", "worker", "--loglevel", "INFO",
                "--concurrency", "1", "--pool", "solo",
@@ -57,7 +58,7 @@ class Command(BaseCommand):
             f"  Demo partner page    {base}/demo/partner/",
             f"  API docs             {base}/api/docs/",
             f"  Health               {base}/healthz",
-            f"  Mail sink            127.0.0.1:{mail_port}, messages kept in var/mail/",
+            f"  Mail sink            127.0.0.1:{mail_port}, messages kept in {settings.VAR_DIR}/mail/",
             "Press Ctrl-C to stop everything.",
             "",
         ]
