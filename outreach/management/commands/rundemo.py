@@ -27,6 +27,10 @@ PROCESSES = {
 }
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run web, worker, beat and a local mail sink together (Ctrl-C stops them all)."
 
@@ -42,6 +46,7 @@ class Command(BaseCommand):
             for name, command in PROCESSES.items()
         }
         self.print_urls(port, mail_port)
+        signal.signal(signal.SIGTERM, _interrupt)  # a plain `kill` stops the children too
         try:
             self.wait(children)
         except KeyboardInterrupt:
@@ -58,7 +63,7 @@ class Command(BaseCommand):
             f"  Demo partner page    {base}/demo/partner/",
             f"  API docs             {base}/api/docs/",
             f"  Health               {base}/healthz",
-            f"  Mail sink            127.0.0.1:{mail_port}, messages kept in {settings.VAR_DIR}/mail/",
+            f"  Mail sink            127.0.0.1:{mail_port}, kept in {settings.VAR_DIR}/mail/",
             "Press Ctrl-C to stop everything.",
             "",
         ]
