@@ -1,0 +1,135 @@
+"""GET /go/<token>: count a help click once for its exposure, then go to the directory's URL."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from evaluation.models import Outcome
+from interventions.links import link_token
+from tests.interventions import factories
+
+
+@pytest.fixture
+def shown(db):  # type: ignore[no-untyped-def]
+    w = factories.world()
+    body = w.client().post("/api/v1/interventions", {
+        "trigger": "search_blocked_term", "country": "GB", "language": "en",
+        "session_id": "person-1"}, format="json").json()
+    links = {r["name"]: r for r in body["help_resources"]}
+    return w, body, links
+
+
+def path_of(url: str) -> str:
+    return url.replace("http://testserver", "")
+
+
+def test_a_click_is_recorded_for_the_exposure_and_redirects_to_the_directory_url(shown, client):
+    w, body, links = shown
+    response = client.get(path_of(links["Stop It Now! helpline"]["url"]))
+    assert response.status_code == 302
+    assert response["Location"] == "https://www.stopitnow.org.uk/helpline/"
+    assert response["Referrer-Policy"] == "no-referrer"
+    outcome = Outcome.objects.get()
+    assert str(outcome.exposure_id) == body["intervention_id"]
+    assert (outcome.kind, outcome.campaign, outcome.organisation) == (
+        "help_click", w.campaign, w.programme)
+
+
+def test_repeated_clicks_on_one_link_count_once(shown, client):
+    _, _, links = shown
+    for _ in range(3):
+        assert client.get(path_of(links["Troubled Desire"]["url"])).status_code == 302
+    assert Outcome.objects.count() == 1
+
+
+def test_clicks_on_two_resources_of_one_warning_count_twice(shown, client):
+    _, _, links = shown
+    client.get(path_of(links["Troubled Desire"]["url"]))
+    client.get(path_of(links["Stop It Now! helpline"]["url"]))
+    assert Outcome.objects.count() == 2
+
+
+@pytest.mark.parametrize("headers", [
+    {"HTTP_SEC_PURPOSE": "prefetch"},
+    {"HTTP_PURPOSE": "prefetch"},
+    {"HTTP_USER_AGENT": "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"},
+    {"HTTP_USER_AGENT": "facebookexternalhit/1.1"},
+    {"HTTP_USER_AGENT": "WhatsApp/2.23.20.0"},
+    {"HTTP_USER_AGENT": "Mozilla/5.0 (compatible; Googlebot/2.1)"},
+])
+def test_prefetches_and_link_preview_bots_are_redirected_but_not_counted(shown, client, headers):
+    _, _, links = shown
+    response = client.get(path_of(links["Troubled Desire"]["url"]), **headers)
+    assert response.status_code == 302
+    assert not Outcome.objects.exists()
+
+
+def test_a_head_request_is_not_a_click(shown, client):
+    _, _, links = shown
+    assert client.head(path_of(links["Troubled Desire"]["url"])).status_code == 302
+    assert not Outcome.objects.exists()
+
+
+def test_a_tampered_token_gets_a_400_page_that_still_lists_help(shown, client):
+    _, _, links = shown
+    token = path_of(links["Stop It Now! helpline"]["url"]).removeprefix("/go/")
+    response = client.get(f"/go/{token[:-3]}abc")
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Confidential help is available" in page
+    assert "https://troubled-desire.com/" in page  # worldwide services, by web address
+    assert "+448081000900" not in page  # a phone number needs a known country
+    assert not Outcome.objects.exists()
+
+
+def test_a_token_naming_another_resource_cannot_be_forged(shown, client):
+    _, body, _ = shown
+    forged = link_token(exposure_id=uuid.UUID(body["intervention_id"]), resource_id=1)
+    response = client.get(f"/go/{forged[:-1]}{'A' if forged[-1] != 'A' else 'B'}")
+    assert response.status_code == 400
+
+
+def test_an_expired_token_gets_a_400_page_with_the_warnings_help(shown, client, settings):
+    _, _, links = shown
+    settings.INTERVENTION_LINK_MAX_AGE_SECONDS = -1
+    response = client.get(path_of(links["Troubled Desire"]["url"]))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "expired" in page
+    assert "Stop It Now! helpline" in page and "+448081000900" in page  # open now
+    assert not Outcome.objects.exists()
+
+
+def test_a_resource_no_longer_confirmed_is_not_redirected_to(shown, client):
+    w, _, links = shown
+    resource = w.resources["always"]
+    resource.confirmed_at = None
+    resource.save()
+    response = client.get(path_of(links["Stop It Now! helpline"]["url"]))
+    assert response.status_code == 410
+    assert not Outcome.objects.exists()
+
+
+def test_a_link_to_another_programmes_resource_goes_nowhere(shown, client):
+    _, body, _ = shown
+    elsewhere = factories.world()
+    token = link_token(exposure_id=uuid.UUID(body["intervention_id"]),
+                       resource_id=elsewhere.resources["worldwide"].pk)
+    response = client.get(f"/go/{token}")
+    assert response.status_code == 410
+    assert not Outcome.objects.exists()
+
+
+def test_a_link_for_an_unknown_exposure_lists_help_without_counting(db, client):
+    factories.world()
+    token = link_token(exposure_id=uuid.uuid4(), resource_id=1)
+    response = client.get(f"/go/{token}")
+    assert response.status_code == 410
+    assert not Outcome.objects.exists()
+
+
+def test_only_get_and_head_are_allowed(shown, client):
+    _, _, links = shown
+    assert client.post(path_of(links["Troubled Desire"]["url"])).status_code == 405
