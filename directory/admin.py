@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -32,6 +33,9 @@ from organisations.selectors import user_organisation
 from organisations.services import Actor, audit_record
 from outreach.admin import OrganisationScopedAdmin
 from outreach.errors import DomainError
+
+# Addresses typed without a scheme are web pages over HTTPS (Django 6 default, set now).
+URL_FORMFIELD = {models.URLField: {"assume_scheme": "https"}}
 
 STATUS_COLOURS = {
     VerificationStatus.CONFIRMED: "#1b7a3a",
@@ -81,6 +85,7 @@ class OpeningHoursInline(admin.TabularInline):
 
 @admin.register(HelpResource)
 class HelpResourceAdmin(OrganisationScopedAdmin):
+    formfield_overrides = URL_FORMFIELD
     list_display = ["name", "kind", "country_list", "verification", "source_status",
                     "confirmed_at", "organisation"]
     list_filter = ["kind", VerificationStatusFilter, CountryFilter, "source_status"]
@@ -170,6 +175,7 @@ class HelpResourceAdmin(OrganisationScopedAdmin):
 
 class StatuteInline(admin.StackedInline):
     model = Statute
+    formfield_overrides = URL_FORMFIELD
     extra = 0
 
 

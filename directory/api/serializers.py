@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from directory.models import ResourceAudience, ResourceKind, SourceStatus, VerificationStatus
 from outreach.vocabulary import AudienceStage
@@ -24,6 +25,13 @@ class LowerCodeField(serializers.RegexField):
         return super().to_internal_value(data).lower()
 
 
+class QueryBooleanField(serializers.BooleanField):
+    """A boolean query parameter: absent means absent (DRF treats query strings like HTML
+    forms, where a missing checkbox means False)."""
+
+    default_empty_html = empty
+
+
 class HelpResourceQuery(serializers.Serializer):
     country = UpperCodeField(
         r"^[A-Za-z]{2}$", required=False, max_length=2,
@@ -37,8 +45,8 @@ class HelpResourceQuery(serializers.Serializer):
         choices=AUDIENCE_CHOICES, required=False,
         help_text="An audience stage (at_risk, offender, …) or a resource audience "
                   "(at_risk_self, …).")
-    open_now = serializers.BooleanField(
-        required=False, allow_null=True, default=None,
+    open_now = QueryBooleanField(
+        required=False,
         help_text="true: only services open now; false: only those not known to be open now.")
 
 

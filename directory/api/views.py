@@ -91,7 +91,7 @@ class HelpResourceListView(DirectoryView):
         operation_id="help_resources_list",
         parameters=[HelpResourceQuery],
         responses={200: HelpResourceOutput(many=True), **ERRORS_LIST},
-        examples=[OpenApiExample("Stop It Now UK helpline", value=[HELPLINE_EXAMPLE],
+        examples=[OpenApiExample("Stop It Now UK helpline", value=HELPLINE_EXAMPLE,
                                  response_only=True)],
     )
     def get(self, request: Request) -> Response:
@@ -115,7 +115,8 @@ class HelpResourceDetailView(DirectoryView):
 
     @extend_schema(
         operation_id="help_resources_retrieve",
-        parameters=[OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        parameters=[OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH,
+                                     pattern=r"^[-a-zA-Z0-9_]+$")],
         responses={200: HelpResourceOutput, **ERRORS_DETAIL},
         examples=[OpenApiExample("Stop It Now UK helpline", value=HELPLINE_EXAMPLE,
                                  response_only=True)],
@@ -159,7 +160,7 @@ class LegalNoticeListView(DirectoryView):
         operation_id="legal_notices_list",
         parameters=[JurisdictionQuery],
         responses={200: LegalNoticeOutput(many=True), **ERRORS_LIST},
-        examples=[OpenApiExample("England and Wales", value=[LEGAL_EXAMPLE],
+        examples=[OpenApiExample("England and Wales", value=LEGAL_EXAMPLE,
                                  response_only=True)],
     )
     def get(self, request: Request) -> Response:
