@@ -13,13 +13,16 @@ from tests.segments.factories import SYSTEM, standard_attributes
 
 pytestmark = pytest.mark.django_db
 
-HEADER = ("reference,stage,country,language,age,email,phone,consent_basis,consent_source,"
-          "release_date,risk_level\n")
+HEADER = (
+    "reference,stage,country,language,age,email,phone,consent_basis,consent_source,"
+    "release_date,risk_level\n"
+)
 
 
 def upload(organisation, text: str, *, format: str = "csv"):
-    return recipients_import_file(organisation=organisation, content=text.encode(),
-                                  format=format, actor=SYSTEM)
+    return recipients_import_file(
+        organisation=organisation, content=text.encode(), format=format, actor=SYSTEM
+    )
 
 
 def problems(report) -> list[tuple[int, str]]:
@@ -28,10 +31,12 @@ def problems(report) -> list[tuple[int, str]]:
 
 def test_it_imports_a_csv_file_and_keeps_contacts_encrypted(tenant) -> None:
     standard_attributes(tenant.organisation)
-    report = upload(tenant.organisation, HEADER +
-                    "P-1,offender,gb,EN,41,ann@example.org,+44 7700 900123,public_task,"
-                    "probation intake,2026-10-01,high\n"
-                    "P-2,at_risk,IE,ga,,,,,,,\n")
+    report = upload(
+        tenant.organisation,
+        HEADER + "P-1,offender,gb,EN,41,ann@example.org,+44 7700 900123,public_task,"
+        "probation intake,2026-10-01,high\n"
+        "P-2,at_risk,IE,ga,,,,,,,\n",
+    )
     assert (report.created, report.updated, report.rejected) == (2, 0, [])
     first = recipient_find(organisation=tenant.organisation, reference="P-1")
     assert (first.stage, first.country, first.language, first.age) == ("offender", "GB", "en", 41)
@@ -44,10 +49,14 @@ def test_it_imports_a_csv_file_and_keeps_contacts_encrypted(tenant) -> None:
 
 
 def test_a_second_upload_updates_by_reference_instead_of_duplicating(tenant) -> None:
-    upload(tenant.organisation, "reference,country,email,consent_basis\n"
-                                "P-1,GB,old@example.org,consent\n")
-    report = upload(tenant.organisation, "reference,country,email,consent_basis\n"
-                                         "P-1,IE,new@example.org,consent\n")
+    upload(
+        tenant.organisation,
+        "reference,country,email,consent_basis\nP-1,GB,old@example.org,consent\n",
+    )
+    report = upload(
+        tenant.organisation,
+        "reference,country,email,consent_basis\nP-1,IE,new@example.org,consent\n",
+    )
     assert (report.created, report.updated) == (0, 1)
     assert Recipient.objects.filter(organisation=tenant.organisation).count() == 1
     recipient = recipient_find(organisation=tenant.organisation, reference="P-1")
@@ -58,21 +67,32 @@ def test_a_second_upload_updates_by_reference_instead_of_duplicating(tenant) -> 
 
 def test_it_keeps_the_valid_rows_and_reports_every_problem_of_the_bad_ones(tenant) -> None:
     standard_attributes(tenant.organisation)
-    report = upload(tenant.organisation, HEADER +
-                    "P-1,offender,GB,en,41,,,,,,\n"
-                    "P-2,pirate,GBR,en,200,not-an-email,,consent,,2026-13-01,extreme\n"
-                    "P-3,offender,GB,en,,ann@example.org,,,,,\n"
-                    ",offender,GB,en,,,,,,,\n")
+    report = upload(
+        tenant.organisation,
+        HEADER + "P-1,offender,GB,en,41,,,,,,\n"
+        "P-2,pirate,GBR,en,200,not-an-email,,consent,,2026-13-01,extreme\n"
+        "P-3,offender,GB,en,,ann@example.org,,,,,\n"
+        ",offender,GB,en,,,,,,,\n",
+    )
     assert report.created == 1
     assert problems(report) == [
-        (3, "stage"), (3, "country"), (3, "age"), (3, "release_date"), (3, "risk_level"),
-        (3, "email"), (4, "consent_basis"), (5, "reference")]
+        (3, "stage"),
+        (3, "country"),
+        (3, "age"),
+        (3, "release_date"),
+        (3, "risk_level"),
+        (3, "email"),
+        (4, "consent_basis"),
+        (5, "reference"),
+    ]
     assert Recipient.objects.filter(organisation=tenant.organisation).count() == 1
 
 
 def test_the_report_never_repeats_a_contact_value(tenant) -> None:
-    report = upload(tenant.organisation, "reference,email,phone,consent_basis\n"
-                                         "P-1,ann@@example,077-bad,consent\n")
+    report = upload(
+        tenant.organisation,
+        "reference,email,phone,consent_basis\nP-1,ann@@example,077-bad,consent\n",
+    )
     text = " ".join(f"{error.field} {error.problem}" for error in report.rejected)
     assert "ann@@example" not in text and "077-bad" not in text
 
@@ -93,17 +113,19 @@ def test_an_unknown_column_is_reported_per_row_and_not_stored(tenant) -> None:
 
 
 def test_a_file_that_is_not_utf8_is_refused_naming_the_line(tenant) -> None:
-    content = "reference,country\nP-1,GB\n".encode() + "P-2,DE,Müller\n".encode("latin-1")
+    content = b"reference,country\nP-1,GB\n" + "P-2,DE,Müller\n".encode("latin-1")
     with pytest.raises(InvalidInput, match="line 3 is not valid UTF-8"):
-        recipients_import_file(organisation=tenant.organisation, content=content,
-                               format="csv", actor=SYSTEM)
+        recipients_import_file(
+            organisation=tenant.organisation, content=content, format="csv", actor=SYSTEM
+        )
     assert not Recipient.objects.exists()
 
 
 def test_a_byte_order_mark_is_tolerated(tenant) -> None:
     content = "\ufeffreference,country\nP-1,GB\n".encode()
-    report = recipients_import_file(organisation=tenant.organisation, content=content,
-                                    format="csv", actor=SYSTEM)
+    report = recipients_import_file(
+        organisation=tenant.organisation, content=content, format="csv", actor=SYSTEM
+    )
     assert report.created == 1
 
 
@@ -131,13 +153,15 @@ def test_a_file_over_the_size_limit_is_refused_before_parsing(tenant, settings) 
 
 def test_ndjson_rows_are_numbered_by_line(tenant) -> None:
     standard_attributes(tenant.organisation)
-    report = upload(tenant.organisation,
-                    '{"reference": "P-1", "age": 30, "attributes": {"risk_level": "low"}}\n'
-                    "\n"
-                    "{not json\n"
-                    '["a list"]\n'
-                    '{"reference": "P-2", "risk_level": 5}\n',
-                    format="ndjson")
+    report = upload(
+        tenant.organisation,
+        '{"reference": "P-1", "age": 30, "attributes": {"risk_level": "low"}}\n'
+        "\n"
+        "{not json\n"
+        '["a list"]\n'
+        '{"reference": "P-2", "risk_level": 5}\n',
+        format="ndjson",
+    )
     assert report.created == 1
     assert problems(report) == [(3, "row"), (4, "row"), (5, "risk_level")]
 
@@ -149,8 +173,11 @@ def test_an_import_writes_one_audit_event_without_identifiers(tenant) -> None:
 
 
 def test_rows_may_be_plain_dicts(tenant) -> None:
-    report = recipients_import(organisation=tenant.organisation, actor=SYSTEM,
-                               rows=[{"reference": "P-1"}, {"reference": 7}, {"country": "GB"}])
+    report = recipients_import(
+        organisation=tenant.organisation,
+        actor=SYSTEM,
+        rows=[{"reference": "P-1"}, {"reference": 7}, {"country": "GB"}],
+    )
     assert report.created == 2
     assert problems(report) == [(3, "reference")]
 
