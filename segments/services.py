@@ -71,7 +71,7 @@ def custom_attribute_create(*, organisation: Organisation, name: str, type: str,
                             actor: Actor, choices: Iterable[str] = (),
                             description: str = "") -> CustomAttribute:
     choices = list(choices)
-    _attribute_check(organisation=organisation, name=name, type=type, choices=choices)
+    custom_attribute_check(organisation=organisation, name=name, type=type, choices=choices)
     attribute = CustomAttribute.objects.create(
         organisation=organisation, name=name, type=type, choices=choices,
         description=description)
@@ -81,8 +81,9 @@ def custom_attribute_create(*, organisation: Organisation, name: str, type: str,
     return attribute
 
 
-def _attribute_check(*, organisation: Organisation, name: str, type: str,
-                     choices: list[str]) -> None:
+def custom_attribute_check(*, organisation: Organisation, name: str, type: str,
+                           choices: list[str]) -> None:
+    """Raise InvalidInput (naming the field) unless the attribute can be declared."""
     try:
         validate_attribute_name(name)
     except ValueError as error:
