@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -205,9 +206,9 @@ class DisclosureSettings(models.Model):
 
     organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE,
                                         related_name="disclosure_settings")
-    threshold = models.PositiveIntegerField(default=10,
+    threshold = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)],
                                             help_text="Counts from 1 to threshold-1 are hidden.")
-    rounding_base = models.PositiveIntegerField(default=5)
+    rounding_base = models.PositiveIntegerField(default=5, validators=[MinValueValidator(1)])
     enabled = models.BooleanField(default=True,
                                   help_text="Can be switched off only outside production.")
     updated_at = models.DateTimeField(auto_now=True)
@@ -224,7 +225,10 @@ class RetentionSettings(models.Model):
 
     organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE,
                                         related_name="retention_settings")
-    days_after_campaign_end = models.PositiveIntegerField(default=90)
+    days_after_campaign_end = models.PositiveIntegerField(
+        default=90, validators=[MaxValueValidator(395)],
+        help_text="Raw events are deleted this long after the campaign ends (at most 13 months "
+                  "after they happened, whatever this says).")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -17,3 +17,31 @@ def exposures_for_subject_since(*, organisation, subject: Pseudonym, since: date
     if channel:
         exposures = exposures.filter(channel=channel)
     return exposures.count()
+
+
+def campaign_for_report(*, organisation, campaign_id: int):  # type: ignore[no-untyped-def]
+    """The campaign if ``organisation`` owns it or is a partner enrolled in it; else 404.
+
+    Another organisation's campaign raises ``Campaign.DoesNotExist`` (a 404, never a 403),
+    so a caller cannot learn which campaign ids exist.
+    """
+    from django.db.models import Q
+
+    from campaigns.models import Campaign
+
+    visible = Campaign.objects.filter(Q(organisation=organisation) | Q(partners=organisation))
+    return visible.distinct().get(pk=campaign_id)
+
+
+def campaign_owned(*, organisation, campaign_id: int):  # type: ignore[no-untyped-def]
+    """The campaign if ``organisation`` owns it (plans are the programme's own business)."""
+    from campaigns.models import Campaign
+
+    return Campaign.objects.get(organisation=organisation, pk=campaign_id)
+
+
+def plan_for_campaign(*, campaign):  # type: ignore[no-untyped-def]
+    from evaluation.models import EvaluationPlan
+
+    return EvaluationPlan.objects.filter(campaign=campaign).prefetch_related(
+        "amendments").first()

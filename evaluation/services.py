@@ -139,6 +139,11 @@ def _validate_plan(plan: EvaluationPlan) -> None:
     plan.required_sample_per_arm = plan_required_sample_size(plan=plan).comparator_per_arm
 
 
+def plan_validate(plan: EvaluationPlan) -> None:
+    """Check an unsaved plan's fields (raises ``InvalidInput`` naming the field)."""
+    _validate_plan(plan)
+
+
 def _validate_for_lock(plan: EvaluationPlan) -> None:
     _validate_plan(plan)
     if not plan.hypothesis.strip():

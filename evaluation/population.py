@@ -1,0 +1,106 @@
+"""Population-level evidence: daily counts no person can be linked to, around the flights.
+
+Helplines report contacts per day by referral source (``interventions.DailyAggregate``);
+outcomes that quote only a campaign's referral code are rolled up per campaign and day
+(``CampaignDailyOutcome``). An interrupted time series (``evaluation.stats.its``: segmented
+Poisson, or negative binomial when overdispersed, with robust errors) asks whether the daily
+count moved when the campaign's flights were on. Every daily count shown passes
+``disclose_count``; the fitted and counterfactual curves are model outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.apps import apps
+from django.db.models import Sum
+
+from evaluation.models import CampaignDailyOutcome
+from evaluation.stats import ItsResult, interrupted_time_series
+from outreach.disclosure import DisclosedCell, DisclosurePolicy, disclose_count
+from outreach.vocabulary import OutcomeKind
+
+MIN_PRE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class PopulationView:
+    kind: str
+    source: str  # "helpline daily aggregates", "referral-code outcomes" or ""
+    days: tuple[date, ...]
+    counts: tuple[DisclosedCell, ...]
+    campaign_on: tuple[bool, ...]
+    its: ItsResult | None
+    note: str
+
+
+def population_series(*, organisation, kind: str, start: date, end: date) -> dict[date, int]:  # type: ignore[no-untyped-def]
+    """Daily totals of ``kind`` reported by helplines for a programme (all referral sources).
+
+    Reads ``interventions.DailyAggregate`` when that model exists; empty otherwise.
+    """
+    try:
+        model = apps.get_model("interventions", "DailyAggregate")
+    except LookupError:
+        return {}
+    rows = (model.objects.filter(organisation=organisation, kind=kind, day__gte=start,
+                                 day__lte=end)
+            .values("day").annotate(total=Sum("count")))
+    return {row["day"]: int(row["total"]) for row in rows}
+
+
+def referral_series(*, campaign, kind: str) -> dict[date, int]:  # type: ignore[no-untyped-def]
+    rows = CampaignDailyOutcome.objects.filter(campaign=campaign, kind=kind).values("day") \
+        .annotate(total=Sum("count"))
+    return {row["day"]: int(row["total"]) for row in rows}
+
+
+def flight_days(campaign, days: list[date]) -> list[bool]:  # type: ignore[no-untyped-def]
+    """True on days inside any of the campaign's flights (UTC dates, ends inclusive)."""
+    spans = [(f.starts_at.date(), (f.ends_at.date() if f.ends_at else date.max))
+             for f in campaign.flights.all()]
+    return [any(a <= d <= b for a, b in spans) for d in days]
+
+
+def _window(campaign, series: dict[date, int]) -> list[date]:  # type: ignore[no-untyped-def]
+    if not series:
+        return []
+    first, last = min(series), max(series)
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def campaign_population(*, campaign, policy: DisclosurePolicy,  # type: ignore[no-untyped-def]
+                        kind: str = OutcomeKind.HELPLINE_CONTACT,
+                        lookback_days: int = 365) -> PopulationView:
+    """The daily series around the campaign, disclosed, with an ITS fit when it is possible."""
+    flights = list(campaign.flights.all())
+    anchor = min((f.starts_at.date() for f in flights), default=date.today())
+    start, end = anchor - timedelta(days=lookback_days), date.today()
+    series = population_series(organisation=campaign.organisation, kind=kind, start=start,
+                               end=end)
+    source = "helpline daily aggregates"
+    if not series:
+        series, source = referral_series(campaign=campaign, kind=kind), "referral-code outcomes"
+    days = _window(campaign, series)
+    if not days:
+        return PopulationView(kind, "", (), (), (), None, "No population-level counts yet.")
+    values = [series.get(d, 0) for d in days]
+    on = flight_days(campaign, days)
+    shown = tuple(disclose_count(v, policy) for v in values)
+    its, note = _fit(values, on)
+    return PopulationView(kind, source, tuple(days), shown, tuple(on), its, note)
+
+
+def _fit(values: list[int], on: list[bool]) -> tuple[ItsResult | None, str]:
+    pre = next((i for i, flag in enumerate(on) if flag), len(on))
+    if pre < MIN_PRE_DAYS:
+        return None, f"An interrupted time series needs at least {MIN_PRE_DAYS} days before " \
+                     "the first flight."
+    if all(on[pre:]) and pre == len(on):
+        return None, "No flight falls inside the series yet."
+    try:
+        its = interrupted_time_series(values, on, slope_change=False)
+    except (ValueError, ArithmeticError, IndexError) as error:
+        return None, f"The time series model could not be fitted: {error}"
+    return its, its.note
