@@ -304,14 +304,18 @@ def legal_notice_as_context(notice: Any) -> dict | None:
 
 def build_render_context(*, campaign: Campaign, country: str, language: str,
                          stage: str | None, link_signer: Callable[[Any], str] | None,
-                         opt_out_url: str | None, at: datetime | None = None) -> RenderContext:
+                         opt_out_url: str | None, at: datetime | None = None,
+                         jurisdiction: str | None = None) -> RenderContext:
     """The fixed context for one recipient: their country's help (open first) and law.
 
     `link_signer(resource)` returns the signed /go/ link for a resource (the interventions
     app owns the redirect); without one, the resource's own URL is used (previews only).
+    `jurisdiction` (ISO 3166-2 such as GB-SCT) picks the legal notice when the country has
+    several; by default the country code is used (the directory resolves it when unambiguous).
     """
     context = directory_context(organisation=campaign.organisation, country=country,
-                                language=language, stage=stage, link_signer=link_signer, at=at)
+                                language=language, stage=stage, link_signer=link_signer, at=at,
+                                jurisdiction=jurisdiction)
     context.opt_out_link = opt_out_url or ""
     context.referral_code = campaign.referral_code
     return context
@@ -319,14 +323,15 @@ def build_render_context(*, campaign: Campaign, country: str, language: str,
 
 def directory_context(*, organisation: Any, country: str, language: str, stage: str | None,
                       link_signer: Callable[[Any], str] | None = None,
-                      at: datetime | None = None) -> RenderContext:
+                      at: datetime | None = None,
+                      jurisdiction: str | None = None) -> RenderContext:
     from directory.selectors import help_resources_for, legal_notice_for
 
     resources = list(help_resources_for(organisation=organisation, country=country,
                                         language=language, audience=stage, at=at))
     signer = link_signer or (lambda resource: getattr(resource, "url", "") or "")
     items = [resource_as_context(r, link=signer(r)) for r in resources]
-    notice = legal_notice_for(organisation=organisation, jurisdiction=country)
+    notice = legal_notice_for(organisation=organisation, jurisdiction=jurisdiction or country)
     return RenderContext(
         help_resources=items, legal_notice=legal_notice_as_context(notice),
         help_link=items[0]["url"] if items else "", organisation_name=organisation.name,
