@@ -25,7 +25,7 @@ from evaluation import services
 from evaluation.charts import report_charts
 from evaluation.exports import report_as_csv, report_as_dict
 from evaluation.models import DisclosureSettings, EvaluationPlan, RetentionSettings
-from evaluation.reports import breakdown_rows, campaign_report
+from evaluation.reports import FUNNEL, breakdown_rows, campaign_report
 from organisations.models import ApiScope
 from organisations.selectors import user_organisation, user_role
 from organisations.services import Actor
@@ -148,6 +148,7 @@ class EvaluationPlanAdmin(OrganisationScopedAdmin):
             "campaign": campaign, "report": report, "charts": charts,
             "breakdowns": [(b, breakdown_rows(b)) for b in [*report.daily, *report.strata]],
             "kinds": report.outcome_kinds,
+            "funnel_labels": ["exposures", *FUNNEL],
             "arm_rows": [(row, [(row.outcomes[k], row.rates[k]) for k in report.outcome_kinds])
                          for row in [*report.arms, *([report.totals] if report.totals else [])]],
             "production": settings.PRODUCTION,

@@ -58,12 +58,17 @@ class PlanInput(serializers.Serializer):
 
 class AmendmentInput(serializers.Serializer):
     reason = serializers.CharField(max_length=5000)
-    changes = PlanInput(partial=True)
+    changes = serializers.DictField(help_text="Plan fields to change, as in PUT .../plan.")
 
     def validate_changes(self, value: dict) -> dict:
         if not value:
             raise serializers.ValidationError("name at least one plan field to change")
-        return value
+        unknown = sorted(set(value) - set(PlanInput().fields))
+        if unknown:
+            raise serializers.ValidationError(f"unknown plan fields: {', '.join(unknown)}")
+        changes = PlanInput(data=value, partial=True)
+        changes.is_valid(raise_exception=True)
+        return dict(changes.validated_data)
 
 
 class AmendmentOutput(serializers.Serializer):
