@@ -82,8 +82,8 @@ def test_rates_and_comparisons_are_hidden_where_a_count_is_hidden(tenant, campai
     body = tenant.client().get(f"/api/v1/campaigns/{campaign.pk}/report").json()
     help_arm = body["arms"][2]
     assert help_arm["rates"]["helpline_contact"] is None
-    contact = [c for c in body["secondary_comparisons"]
-               if c["outcome"] == "helpline_contact" and c["variant"] == "help"][0]
+    contact = next(c for c in body["secondary_comparisons"]
+               if c["outcome"] == "helpline_contact" and c["variant"] == "help")
     assert contact["shown"] is False and contact["rate_ratio"] is None
     primary = body["comparisons"][1]
     assert primary["shown"] and primary["odds_ratio"]["lower"] < primary["odds_ratio"]["upper"]
