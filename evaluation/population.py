@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from django.apps import apps
 from django.db.models import Sum
 
-from evaluation.models import CampaignDailyOutcome
+from evaluation.models import CampaignDailyOutcome, DailyCell
 from evaluation.stats import ItsResult, interrupted_time_series
 from outreach.disclosure import DisclosedCell, DisclosurePolicy, disclose_count
 from outreach.vocabulary import OutcomeKind
@@ -87,6 +87,12 @@ def campaign_population(*, campaign, policy: DisclosurePolicy,  # type: ignore[n
         return PopulationView(kind, "", (), (), (), None, "No population-level counts yet.")
     values = [series.get(d, 0) for d in days]
     on = flight_days(campaign, days)
+    if not any(on):
+        # No flight covers the series (e.g. flights not entered): the days the campaign
+        # actually exposed people are the "on" days.
+        exposed = set(DailyCell.objects.filter(campaign=campaign, exposures__gt=0)
+                      .values_list("day", flat=True))
+        on = [d in exposed for d in days]
     shown = tuple(disclose_count(v, policy) for v in values)
     its, note = _fit(values, on)
     return PopulationView(kind, source, tuple(days), shown, tuple(on), its, note)

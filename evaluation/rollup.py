@@ -74,7 +74,9 @@ def _recount_subjects() -> str:
                      "AND r.occurred_at < ((EXCLUDED.day + 1)::timestamp AT TIME ZONE 'UTC')")
         greatest = "GREATEST"
     else:
-        day_range = "date(r.occurred_at) = EXCLUDED.day"
+        # A range on the text timestamp, so the (campaign, occurred_at) index applies.
+        day_range = ("r.occurred_at >= EXCLUDED.day "
+                     "AND r.occurred_at < date(EXCLUDED.day, '+1 day')")
         greatest = "MAX"
     recount = (
         "(SELECT COUNT(DISTINCT r.subject_pseudonym) FROM evaluation_exposure r "
@@ -87,13 +89,15 @@ def _recount_subjects() -> str:
             f"{recount})")
 
 
-def _cell_insert(select_sql: str) -> str:
+def _cell_insert(select_sql: str, *, recount: bool = True) -> str:
+    # Outcome batches add no exposures, so they leave unique subjects as they are.
+    subjects = _recount_subjects() if recount else "evaluation_dailycell.unique_subjects"
     return (
         f"INSERT INTO evaluation_dailycell ({CELL_KEY}, exposures, unique_subjects, "
         f"{', '.join(KINDS)}, updated_at) {select_sql} "
         f"ON CONFLICT ({CELL_KEY}) DO UPDATE SET "
         "exposures = evaluation_dailycell.exposures + EXCLUDED.exposures, "
-        f"unique_subjects = {_recount_subjects()}, "
+        f"unique_subjects = {subjects}, "
         f"{_kind_additions()}, updated_at = EXCLUDED.updated_at"
     )
 
@@ -158,7 +162,8 @@ def _pg_exposure_batch(cursor, params: dict) -> tuple[int, set[int]]:  # type: i
 
 def _pg_outcome_batch(cursor, params: dict) -> tuple[int, set[int]]:  # type: ignore[no-untyped-def]
     sql = (
-        f"{PG_OUTCOME_CLAIM}, cells AS ({_cell_insert(_outcome_cells_select('m'))} "
+        f"{PG_OUTCOME_CLAIM}, cells AS "
+        f"({_cell_insert(_outcome_cells_select('m'), recount=False)} "
         "RETURNING campaign_id), "
         f"population AS ({_campaign_outcomes_insert('m')} RETURNING campaign_id) "
         "SELECT (SELECT COUNT(*) FROM m), ARRAY(SELECT DISTINCT campaign_id FROM cells "
@@ -202,7 +207,7 @@ def _sqlite_outcome_batch(cursor, params: dict) -> tuple[int, set[int]]:  # type
         return 0, set()
     marked = "(SELECT * FROM evaluation_outcome WHERE rolled_up_at = %(now)s) AS m"
     cursor.execute(_cell_insert(_outcome_cells_select(marked).replace(
-        "GROUP BY", "WHERE 1 GROUP BY")), params)
+        "GROUP BY", "WHERE 1 GROUP BY"), recount=False), params)
     cursor.execute(_campaign_outcomes_insert(marked), params)
     campaigns = _sqlite_campaigns(
         cursor,
