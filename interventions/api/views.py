@@ -7,11 +7,14 @@ from dataclasses import asdict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from interventions.api import serializers as s
+from interventions.api.authentication import CachedApiKeyAuthentication
+from interventions.api.inputs import intervention_context_parse
 from interventions.api.parsers import LimitedJSONParser, NDJSONParser
 from interventions.api.throttling import PartnerRateThrottle
 from interventions.outcomes import (
@@ -21,7 +24,7 @@ from interventions.outcomes import (
     outcome_report,
     outcomes_batch_ingest,
 )
-from interventions.services import InterventionContext, InterventionResult, intervention_request
+from interventions.services import HelpLink, InterventionResult, intervention_request
 from organisations.models import ApiScope
 from organisations.services import Actor
 from outreach.api.principal import caller_api_key, caller_organisation
@@ -60,20 +63,31 @@ SHOWN_EXAMPLE = {
 
 def intervention_answer(result: InterventionResult) -> dict:
     """The JSON answer (shared with the demo page's same-origin proxy)."""
+    message = result.message
     return {
         "show": result.show, "reason": result.reason,
         "intervention_id": str(result.intervention_id) if result.intervention_id else None,
         "referral_code": result.referral_code,
-        "message": asdict(result.message) if result.message else None,
-        "help_resources": [asdict(link) for link in result.help_resources],
+        "message": {"title": message.title, "text": message.text, "html": message.html,
+                    "language": message.language} if message else None,
+        "help_resources": [_link_data(link) for link in result.help_resources],
         "legal_notice": result.legal_notice,
     }
+
+
+def _link_data(link: HelpLink) -> dict:
+    # By hand rather than dataclasses.asdict, which deep-copies: this is the hot path.
+    return {"id": link.id, "name": link.name, "organisation": link.organisation,
+            "kind": link.kind, "description": link.description, "url": link.url,
+            "phone": link.phone, "open_now": link.open_now,
+            "language_fallback": link.language_fallback}
 
 
 class InterventionView(APIView):
     """Ask what to show a person who triggered one of your platform's rules."""
 
     write_scope = ApiScope.INTERVENTIONS_WRITE
+    authentication_classes = [CachedApiKeyAuthentication, SessionAuthentication]
     throttle_classes = [PartnerRateThrottle]
     parser_classes = [LimitedJSONParser]
     max_body_bytes = 16 * 1024
@@ -104,9 +118,7 @@ class InterventionView(APIView):
                 "legal_notice": None}),
         ])
     def post(self, request: Request) -> Response:
-        data = s.InterventionIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        context = InterventionContext(**data.validated_data)
+        context = intervention_context_parse(request.data)
         result = intervention_request(partner=caller_organisation(request), context=context)
         return Response(intervention_answer(result))
 

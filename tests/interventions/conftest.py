@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from interventions.api.authentication import authentication_cache_clear
 from interventions.selectors import snapshot_clear
 from interventions.services import directory_cache_clear
 
@@ -19,6 +20,7 @@ def _fresh_caches(settings):  # type: ignore[no-untyped-def]
     cache.clear()
     snapshot_clear()
     directory_cache_clear()
+    authentication_cache_clear()
     yield
     snapshot_clear()
     directory_cache_clear()

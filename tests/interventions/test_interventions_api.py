@@ -247,3 +247,35 @@ def test_the_warm_hot_path_uses_a_handful_of_queries(w, settings):
 
 def test_the_route_is_named(db):
     assert reverse("interventions:go", args=["x"]) == "/go/x"
+
+
+def test_a_revoked_key_is_refused_once_its_remembered_authentication_lapses(w, monkeypatch):
+    from interventions.api import authentication
+    from organisations.models import ApiKey
+    from organisations.services import Actor, api_key_revoke
+
+    assert ask(w).status_code == 200
+    api_key_revoke(api_key=ApiKey.objects.get(organisation=w.partner), actor=Actor.system())
+    monkeypatch.setattr(authentication, "AUTH_CACHE_SECONDS", 0.0)
+    authentication.authentication_cache_clear()
+    assert ask(w, session_id="after-revocation").status_code == 401
+
+
+def test_a_wrong_key_is_never_remembered(w):
+    bad = w.secret[:-4] + ("AAAA" if not w.secret.endswith("AAAA") else "BBBB")
+    assert w.client(bad).post(URL, context(), format="json").status_code == 401
+    assert ask(w).status_code == 200
+    assert w.client(bad).post(URL, context(), format="json").status_code == 401
+
+
+def test_a_body_that_is_not_an_object_is_refused(w):
+    response = w.client().post(URL, ["trigger"], format="json")
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("field", ["trigger", "country", "language", "session_id"])
+def test_required_fields_are_named_when_missing(w, field):
+    body = context()
+    body.pop(field)
+    response = w.client().post(URL, body, format="json")
+    assert response.status_code == 400 and field in response.json()

@@ -1,0 +1,268 @@
+"""Throughput and latency of POST /api/v1/interventions beside a bare Django JSON view.
+
+    .venv/bin/python bench/interventions_load.py [--duration 10] [--workers 4]
+
+One gunicorn on loopback (PostgreSQL + Redis), two endpoints measured in the same run:
+  1. maximum throughput (closed loop, wrk if installed: the script installs it with apt when
+     it can; otherwise Python threads with keep-alive connections);
+  2. latency at half of the intervention endpoint's maximum (open loop at a fixed rate,
+     latency measured from each request's scheduled start, so queueing is counted).
+Every intervention request carries a new session id, so each one takes the full path:
+pseudonymise, match, assign, cap look-up, exposure insert, render, signed links.
+Targets: interventions >= 50% of the bare view's throughput; p99 < 25 ms at half maximum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from _interventions_env import Server, ensure_database, seed, table
+
+BODY = ('{"trigger":"search_blocked_term","country":"GB","language":"en-GB",'
+        '"session_id":"%s","platform":"web","attributes":{"surface":"search"}}')
+
+WRK_SCRIPT = r"""
+local run = os.getenv("BENCH_RUN")
+local key = os.getenv("BENCH_KEY")
+local method = os.getenv("BENCH_METHOD")
+local path = os.getenv("BENCH_PATH")
+local counter = 0
+local threads = {}
+setup = function(thread)
+  thread:set("tid", tostring(#threads + 1))
+  table.insert(threads, thread)
+end
+request = function()
+  counter = counter + 1
+  if method == "GET" then
+    return wrk.format("GET", path)
+  end
+  local body = string.format(
+    '{"trigger":"search_blocked_term","country":"GB","language":"en-GB",' ..
+    '"session_id":"wrk-%s-%s-%d","platform":"web","attributes":{"surface":"search"}}',
+    run, tid, counter)
+  return wrk.format("POST", path, {["Content-Type"] = "application/json",
+                                   ["Authorization"] = "Bearer " .. key}, body)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"errors": %d, "non_2xx": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def ensure_wrk() -> str | None:
+    if shutil.which("wrk"):
+        return shutil.which("wrk")
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return shutil.which("wrk")
+
+
+def wrk_closed_loop(wrk: str, server: Server, *, method: str, path: str, key: str,
+                    duration: int, connections: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT)
+    env = {**os.environ, "BENCH_RUN": str(time.time_ns()), "BENCH_KEY": key,
+           "BENCH_METHOD": method, "BENCH_PATH": path}
+    try:
+        output = subprocess.run(
+            [wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
+             "-s", script.name, server.base], capture_output=True, text=True, env=env,
+            timeout=duration + 60, check=True).stdout
+    finally:
+        Path(script.name).unlink()
+    line = next(row for row in output.splitlines() if row.startswith("JSON "))
+    data = json.loads(line[5:])
+    seconds = data["duration_us"] / 1e6
+    return {"rps": data["requests"] / seconds, "p50": data["p50_us"] / 1000,
+            "p99": data["p99_us"] / 1000, "errors": data["errors"] + data["non_2xx"],
+            "requests": data["requests"]}
+
+
+class Client:
+    """One keep-alive connection; reconnects when the server closes it."""
+
+    def __init__(self, server: Server, *, key: str) -> None:
+        self.port = server.port
+        self.headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+        self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+
+    def send(self, method: str, path: str, body: str | None) -> int:
+        try:
+            self.connection.request(method, path, body=body,
+                                    headers=self.headers if body else {})
+            response = self.connection.getresponse()
+            response.read()
+            return response.status
+        except (OSError, http.client.HTTPException):
+            self.connection.close()
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            return 599
+
+
+def run_load(server: Server, *, method: str, path: str, key: str, duration: float,
+             rate: float | None, threads: int) -> dict:
+    """Closed loop (rate None: as fast as possible) or open loop at `rate` requests/s."""
+    counter = itertools.count()
+    run = time.time_ns()
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.2
+    end = start + duration
+
+    def worker() -> None:
+        client = Client(server, key=key)
+        mine, bad = [], 0
+        while True:
+            index = next(counter)
+            due = start + index / rate if rate else time.perf_counter()
+            if due >= end:
+                break
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            body = BODY % f"py-{run}-{index}" if method == "POST" else None
+            status = client.send(method, path, body)
+            mine.append(time.perf_counter() - due)
+            bad += status != 200
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    latencies.sort()
+    elapsed = max(duration, 1e-9)
+    return {"rps": len(latencies) / elapsed, "p50": percentile(latencies, 50) * 1000,
+            "p99": percentile(latencies, 99) * 1000, "errors": errors[0],
+            "requests": len(latencies)}
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def cpu_per_request(*, key: str, count: int = 400) -> dict[str, float]:
+    """CPU milliseconds per request in this process (Django test client, same database).
+
+    Less sensitive than throughput to other work on a shared machine: a second comparison.
+    """
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {key}")
+    run = time.time_ns()
+
+    def bare(i: int) -> None:
+        client.get("/bench/bare")
+
+    def live(i: int) -> None:
+        client.post("/api/v1/interventions", BODY % f"cpu-{run}-{i}",
+                    content_type="application/json")
+
+    figures = {}
+    for name, call in (("bare", bare), ("interventions", live)):
+        for i in range(50):
+            call(-i - 1)
+        started = time.process_time()
+        for i in range(count):
+            call(i)
+        figures[name] = (time.process_time() - started) / count * 1000
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 4)))
+    parser.add_argument("--worker-class", default=os.environ.get("BENCH_WORKER_CLASS", "sync"))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 8765)))
+    args = parser.parse_args()
+
+    ensure_database()
+    data = seed()
+    key = data["secret"]
+    wrk = ensure_wrk()
+    server = Server(port=args.port, workers=args.workers, worker_class=args.worker_class,
+                    threads=args.threads)
+    bare = ("GET", "/bench/bare")
+    live = ("POST", "/api/v1/interventions")
+    results: dict[str, dict] = {}
+    try:
+        check = Client(server, key=key)
+        status = check.send("POST", live[1], BODY % f"check-{time.time_ns()}")
+        if status != 200:
+            raise SystemExit(f"the intervention endpoint answered {status}")
+
+        def closed(method: str, path: str, duration: int) -> dict:
+            if wrk:
+                return wrk_closed_loop(wrk, server, method=method, path=path, key=key,
+                                       duration=duration, connections=args.connections)
+            return run_load(server, method=method, path=path, key=key, duration=duration,
+                            rate=None, threads=args.connections)
+
+        for endpoint in (bare, live):  # warm-up: imports, connections, caches
+            closed(*endpoint, duration=2)
+        results["bare max"] = closed(*bare, duration=args.duration)
+        results["interventions max"] = closed(*live, duration=args.duration)
+        half = results["interventions max"]["rps"] / 2
+        results["bare @ half"] = run_load(server, method=bare[0], path=bare[1], key=key,
+                                          duration=args.duration, rate=half, threads=16)
+        results["interventions @ half"] = run_load(server, method=live[0], path=live[1],
+                                                   key=key, duration=args.duration,
+                                                   rate=half, threads=16)
+    finally:
+        server.stop()
+    cpu = cpu_per_request(key=key)
+    report(results, args=args, generator="wrk" if wrk else "python threads", half=half)
+    print(f"in-process CPU per request: bare {cpu['bare']:.2f} ms, interventions "
+          f"{cpu['interventions']:.2f} ms (ratio {cpu['bare'] / cpu['interventions']:.2f})")
+
+
+def report(results: dict, *, args: argparse.Namespace, generator: str, half: float) -> None:
+    print(f"\nPOST /api/v1/interventions vs GET /bench/bare — gunicorn {args.workers} x "
+          f"{args.worker_class} (threads {args.threads}), closed loop via {generator} "
+          f"({args.connections} connections), {args.duration} s per phase, "
+          f"{os.cpu_count()} CPUs\n")
+    rows = [("phase", "req/s", "p50 ms", "p99 ms", "requests", "errors")]
+    for name, r in results.items():
+        rows.append((name, f"{r['rps']:.0f}", f"{r['p50']:.2f}", f"{r['p99']:.2f}",
+                     str(r["requests"]), str(r["errors"])))
+    table(rows)
+    ratio = results["interventions max"]["rps"] / results["bare max"]["rps"]
+    p99 = results["interventions @ half"]["p99"]
+    print(f"\nthroughput ratio interventions/bare: {ratio:.2f} (target >= 0.50) "
+          f"{'PASS' if ratio >= 0.5 else 'FAIL'}")
+    print(f"p99 at half maximum ({half:.0f} req/s offered): {p99:.2f} ms (target < 25 ms) "
+          f"{'PASS' if p99 < 25 else 'FAIL'}")
+    median = statistics.median([r["p50"] for r in results.values()])
+    print(f"(median of the phases' p50: {median:.2f} ms)")
+
+
+if __name__ == "__main__":
+    main()
