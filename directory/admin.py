@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html
 
@@ -118,7 +120,11 @@ class HelpResourceAdmin(OrganisationScopedAdmin):
         return [(fieldsets[0][0], first), *fieldsets[1:]]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related("organisation", "confirmed_by")
+        # The policy window comes along with each row, so the status column costs no query.
+        return (super().get_queryset(request).select_related("organisation", "confirmed_by")
+                .annotate(stale_after_days=Coalesce(
+                    F("organisation__directory_policy__stale_after_days"),
+                    Value(settings.HELP_RESOURCE_STALE_AFTER_DAYS))))
 
     @admin.display(description="countries")
     def country_list(self, obj: HelpResource) -> str:
@@ -128,12 +134,14 @@ class HelpResourceAdmin(OrganisationScopedAdmin):
     def verification(self, obj: HelpResource) -> str:
         if obj.pk is None:
             return "-"
-        status = VerificationStatus(obj.verification_status(
-            stale_after_days=stale_windows([obj.organisation_id])[obj.organisation_id]))
+        window = getattr(obj, "stale_after_days", None)
+        if window is None:
+            window = stale_windows([obj.organisation_id])[obj.organisation_id]
+        status = VerificationStatus(obj.verification_status(stale_after_days=window))
         return format_html('<strong style="color:{}">{}</strong>', STATUS_COLOURS[status],
                            status.label.lower())
 
-    @admin.action(description="Confirm selected resources")
+    @admin.action(description="Confirm selected resources", permissions=["change"])
     def confirm_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         confirmed, refused = 0, []
         for resource in queryset:

@@ -97,3 +97,27 @@ def test_editing_the_phone_in_the_admin_withdraws_the_confirmation(manager_clien
     assert line.confirmed_at is None
     assert AuditEvent.objects.filter(action="help_resource.update",
                                      object_id=str(line.pk)).exists()
+
+
+def test_the_admin_list_costs_the_same_queries_for_more_rows(manager_client, tenant,
+                                                              django_assert_max_num_queries):
+    for _ in range(3):
+        HelpResourceFactory(organisation=tenant.organisation)
+    manager_client.get("/admin/directory/helpresource/")  # warm the session
+    with django_assert_max_num_queries(1000) as few:
+        manager_client.get("/admin/directory/helpresource/")
+    for _ in range(10):
+        HelpResourceFactory(organisation=tenant.organisation)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = manager_client.get("/admin/directory/helpresource/")
+    assert response.status_code == 200
+
+
+def test_a_reviewer_cannot_confirm_resources(tenant):
+    line = HelpResourceFactory(organisation=tenant.organisation)
+    client = Client()
+    client.force_login(tenant.reviewer)
+    client.post("/admin/directory/helpresource/", {
+        "action": "confirm_selected", "_selected_action": [line.pk]})
+    line.refresh_from_db()
+    assert line.confirmed_at is None
