@@ -582,7 +582,7 @@ def campaign_content_changed(*, campaign: Campaign, actor: Actor) -> Campaign:
 
 def _campaign_for_update(campaign: Campaign) -> Campaign:
     # Lock the row so an edit and a transition on the same campaign are serialised.
-    return Campaign.objects.select_for_update().select_related("organisation").get(
+    return Campaign.objects.select_for_update(of=("self",)).select_related("organisation").get(
         pk=campaign.pk)
 
 
@@ -727,8 +727,9 @@ def message_create(*, organisation: Organisation, actor: Actor, **fields: Any) -
 def message_update(*, message: Message, actor: Actor, **fields: Any) -> Message:
     """Edit a reusable message; campaigns using it go back to draft, or the edit is refused."""
     cleaned = _clean_message_fields(dict(fields))
-    campaigns = list(Campaign.objects.select_for_update().filter(arms__messages=message)
-                     .select_related("organisation").distinct())
+    ids = set(Arm.objects.filter(messages=message).values_list("campaign_id", flat=True))
+    campaigns = list(Campaign.objects.select_for_update(of=("self",)).filter(pk__in=ids)
+                     .select_related("organisation").order_by("pk"))
     frozen = [c for c in campaigns if c.status not in EDITABLE]
     if frozen:
         names = ", ".join(f"'{c.name}' ({c.status})" for c in frozen)
