@@ -23,9 +23,13 @@ def api_key_authenticate(full_key: str) -> ApiKey | None:
 
 
 def user_membership(user: Any) -> Membership | None:
+    """The user's membership, looked up once per user object (one object per request)."""
     if not getattr(user, "is_authenticated", False):
         return None
-    return user.memberships.select_related("organisation").order_by("created_at").first()
+    if not hasattr(user, "_outreach_membership"):
+        user._outreach_membership = (
+            user.memberships.select_related("organisation").order_by("created_at").first())
+    return user._outreach_membership
 
 
 def user_organisation(user: Any) -> Organisation | None:
