@@ -15,10 +15,10 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from evaluation.models import Outcome
@@ -153,13 +153,29 @@ def _occurred_at(value: Any, errors: dict, *, at: datetime) -> datetime | None:
 
 # --- resolving and storing ---------------------------------------------------------------------
 
+class OutcomeRow(NamedTuple):
+    """A resolved event, ready to store (model instances cost too much at 10,000 a batch)."""
+
+    organisation_id: int
+    reported_by_id: int
+    campaign_id: int
+    exposure_id: uuid.UUID | None
+    kind: str
+    idempotency_key: str
+    occurred_at: datetime
+    recorded_at: datetime
+
+    def as_outcome(self) -> Outcome:
+        return Outcome(**self._asdict())
+
+
 def _resolve(events: list[tuple[int, OutcomeEvent]], *, reporter: Organisation,
-             at: datetime, report: BatchReport) -> list[Outcome]:
+             at: datetime, report: BatchReport) -> list[OutcomeRow]:
     exposures = exposures_reportable_by(
         reporter=reporter, ids={e.intervention_id for _, e in events if e.intervention_id})
     campaigns = campaigns_by_referral_code(
         reporter=reporter, codes={e.referral_code for _, e in events if e.referral_code})
-    outcomes = []
+    rows = []
     for line, event in events:
         if event.intervention_id is not None:
             found = exposures.get(event.intervention_id)
@@ -170,12 +186,12 @@ def _resolve(events: list[tuple[int, OutcomeEvent]], *, reporter: Organisation,
         if found is None:
             report.reject(line, problem)
             continue
-        outcomes.append(Outcome(
-            organisation_id=found[0], reported_by=reporter, campaign_id=found[1],
+        rows.append(OutcomeRow(
+            organisation_id=found[0], reported_by_id=reporter.pk, campaign_id=found[1],
             exposure_id=event.intervention_id, kind=event.kind,
             idempotency_key=KEY_PREFIX + event.idempotency_key,
             occurred_at=event.occurred_at or at, recorded_at=at))
-    return outcomes
+    return rows
 
 
 def outcome_report(*, reporter: Organisation, raw: Any,
@@ -187,11 +203,11 @@ def outcome_report(*, reporter: Organisation, raw: Any,
     except EventErrors as error:
         raise ValidationError(error.errors) from None
     report = BatchReport()
-    outcomes = _resolve([(1, event)], reporter=reporter, at=at, report=report)
-    if not outcomes:
+    rows = _resolve([(1, event)], reporter=reporter, at=at, report=report)
+    if not rows:
         field_name, messages = next(iter(report.errors[0]["errors"].items()))
         raise InvalidInput(messages[0], field=field_name)
-    return _save_one(outcomes[0])
+    return _save_one(rows[0].as_outcome())
 
 
 def _save_one(outcome: Outcome) -> OutcomeReceipt:
@@ -244,8 +260,8 @@ def _parse_lines(lines: list[bytes], *, at: datetime,
     return events
 
 
-def _dedupe_within(outcomes: list[Outcome], report: BatchReport) -> list[Outcome]:
-    unique: dict[str, Outcome] = {}
+def _dedupe_within(outcomes: list[OutcomeRow], report: BatchReport) -> list[OutcomeRow]:
+    unique: dict[str, OutcomeRow] = {}
     for outcome in outcomes:
         if outcome.idempotency_key in unique:
             report.duplicates += 1
@@ -255,7 +271,13 @@ def _dedupe_within(outcomes: list[Outcome], report: BatchReport) -> list[Outcome
 
 
 @transaction.atomic
-def _store_new(outcomes: list[Outcome], *, reporter: Organisation, report: BatchReport) -> None:
+def _store_new(outcomes: list[OutcomeRow], *, reporter: Organisation,
+               report: BatchReport) -> None:
+    if connection.vendor == "postgresql":
+        accepted = _copy_insert(outcomes)
+        report.accepted += accepted
+        report.duplicates += len(outcomes) - accepted
+        return
     keys = [o.idempotency_key for o in outcomes]
     existing: set[str] = set()
     for start in range(0, len(keys), 5000):
@@ -265,8 +287,47 @@ def _store_new(outcomes: list[Outcome], *, reporter: Organisation, report: Batch
     new = [o for o in outcomes if o.idempotency_key not in existing]
     report.duplicates += len(outcomes) - len(new)
     # ignore_conflicts: a concurrent upload of the same keys still cannot double count.
-    Outcome.objects.bulk_create(new, ignore_conflicts=True, batch_size=2000)
+    Outcome.objects.bulk_create([row.as_outcome() for row in new], ignore_conflicts=True,
+                                batch_size=2000)
     report.accepted += len(new)
+
+
+def _copy_insert(outcomes: list[OutcomeRow]) -> int:
+    """PostgreSQL: COPY into a scratch table, then one INSERT … ON CONFLICT DO NOTHING.
+
+    The same guarantee as bulk_create(ignore_conflicts=True) on the idempotency constraint,
+    several times faster at 10,000 rows, and the row count is exact even when a concurrent
+    upload carries the same keys. Columns come from the model, so new Outcome fields follow.
+    """
+    if not outcomes:
+        return 0
+    fields = [f for f in Outcome._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    table = quote(Outcome._meta.db_table)
+    with connection.cursor() as cursor:
+        # Dropped explicitly as well: inside an outer transaction ON COMMIT comes too late.
+        cursor.execute(f"DROP TABLE IF EXISTS {_SCRATCH}")
+        cursor.execute(f"CREATE TEMP TABLE {_SCRATCH} ON COMMIT DROP AS "  # noqa: S608
+                       f"SELECT {columns} FROM {table} WITH NO DATA")
+        # Fields an OutcomeRow does not carry (rolled_up_at, any added later) get defaults.
+        defaults = [None if f.attname in OutcomeRow._fields else f.get_default()
+                    for f in fields]
+        positions = [OutcomeRow._fields.index(f.attname) if f.attname in OutcomeRow._fields
+                     else -1 for f in fields]
+        with cursor.cursor.copy(f"COPY {_SCRATCH} ({columns}) FROM STDIN") as copy:
+            for row in outcomes:
+                copy.write_row([row[p] if p >= 0 else d
+                                for p, d in zip(positions, defaults, strict=True)])
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {_SCRATCH} "  # noqa: S608
+            "ON CONFLICT (reported_by_id, idempotency_key) DO NOTHING")
+        inserted = cursor.rowcount
+        cursor.execute(f"DROP TABLE {_SCRATCH}")
+        return inserted
+
+
+_SCRATCH = "interventions_outcome_load"
 
 
 # --- daily aggregates --------------------------------------------------------------------------
