@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -37,7 +37,10 @@ CONSENT_FIELDS = ("consent_basis", "consent_source", "consented_at", "verified")
 KNOWN_FIELDS = frozenset({"reference", *PROFILE_FIELDS, *CONTACT_FIELDS, *CONSENT_FIELDS,
                           "attributes"})
 # Imports may set active or paused; erasure has its own action.
-IMPORT_STATUSES = (RecipientStatus.ACTIVE, RecipientStatus.PAUSED)
+IMPORT_STATUSES = (RecipientStatus.ACTIVE.value, RecipientStatus.PAUSED.value)
+# Plain tuples: TextChoices.values builds a new list on every access (hot in 100k-row imports).
+STAGES = tuple(AudienceStage.values)
+CONSENT_BASES = tuple(ConsentBasis.values)
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _LANGUAGE = re.compile(r"[a-z]{2}")
 _PHONE = re.compile(r"\+[1-9]\d{6,14}")
@@ -230,7 +233,7 @@ class _RowChecker:
         return text
 
     def profile(self, row: RecipientRow, flat: Mapping[str, Any]) -> None:
-        row.stage = self.choice("stage", flat.get("stage"), AudienceStage.values) or ""
+        row.stage = self.choice("stage", flat.get("stage"), STAGES) or ""
         row.country = self.code("country", flat.get("country"), _COUNTRY, str.upper,
                                 "a two-letter country code such as GB") or ""
         row.language = self.code("language", flat.get("language"), _LANGUAGE, str.lower,
@@ -239,10 +242,9 @@ class _RowChecker:
         row.age = self.age(flat.get("age"))
         row.status = self.choice("status", flat.get("status"), IMPORT_STATUSES) or "active"
 
-    def choice(self, name: str, value: Any, allowed: Iterable[str]) -> str | None:
+    def choice(self, name: str, value: Any, allowed: tuple[str, ...]) -> str | None:
         if value is None:
             return None
-        allowed = list(allowed)
         text = value.strip() if isinstance(value, str) else value
         if text not in allowed:
             self.fail(name, f"must be one of {', '.join(allowed)}")
@@ -298,10 +300,10 @@ class _RowChecker:
         row.contacts = [contact for contact in (email, phone) if contact is not None]
         basis = flat.get("consent_basis")
         if row.contacts or basis is not None:
-            row.consent_basis = self.choice("consent_basis", basis, ConsentBasis.values) or ""
+            row.consent_basis = self.choice("consent_basis", basis, CONSENT_BASES) or ""
             if basis is None:
                 self.fail("consent_basis", "is required with an email or phone "
-                          f"(one of {', '.join(ConsentBasis.values)})")
+                          f"(one of {', '.join(CONSENT_BASES)})")
         source = flat.get("consent_source")
         if source is not None and (not isinstance(source, str) or len(source) > 200):
             self.fail("consent_source", "must be text of at most 200 characters")
