@@ -309,8 +309,11 @@ def launch_problems(campaign: Campaign, *, at: datetime | None = None) -> list[s
     problems += arm_problems(campaign)
     problems += message_problems(campaign)
     problems += flight_problems(campaign, at=at)
-    problems += [f"Schedule {s.pk}: {p}." for s in campaign.schedules.all()
-                 for p in schedule_problems(s, now=at)]
+    for schedule in campaign.schedules.all():
+        problems += [f"Schedule {schedule.pk}: {p}." for p in schedule_problems(schedule, now=at)]
+        if schedule.channel not in campaign.channels:
+            problems.append(f"Schedule {schedule.pk} sends by {schedule.channel or 'no channel'}"
+                            ", which the campaign does not use.")
     problems += namespace_problems(campaign)
     problems += help_resource_problems(campaign, at=at)
     return problems

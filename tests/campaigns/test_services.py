@@ -307,3 +307,16 @@ def test_only_programme_organisations_author_campaigns(tenant) -> None:
 def test_a_second_campaign_can_be_built_in_the_same_organisation(tenant) -> None:
     second = build_campaign(tenant, name="Second")
     assert second.campaign.arms.count() == 3
+
+
+def test_the_launch_gate_names_a_schedule_on_a_channel_the_campaign_dropped(built,
+                                                                             tenant) -> None:
+    manager = Actor(user=tenant.manager)
+    services.campaign_update(campaign=built.campaign, actor=manager,
+                             channels=["email", "sms"])
+    schedule = services.schedule_save(campaign=built.campaign, actor=manager, kind="one_off",
+                                      channel="sms",
+                                      send_at=timezone.now() + timedelta(days=2))
+    services.campaign_update(campaign=built.campaign, actor=manager, channels=["email"])
+    problems = services.launch_problems(built.campaign)
+    assert f"Schedule {schedule.pk} sends by sms, which the campaign does not use." in problems
