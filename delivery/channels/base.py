@@ -1,0 +1,47 @@
+"""What every channel adapter takes and returns, and how it reports errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class TransientError(Exception):
+    """Worth retrying later: a timeout, a 429 or 5xx, an SMTP 4xx, a dropped connection."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason[:300]
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """Will never succeed: the provider's reason is kept. `suppress` names a suppression
+    reason ("bounced", "complaint", "unsubscribed") when the address itself is the problem."""
+
+    def __init__(self, reason: str, *, suppress: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason[:300]
+        self.suppress = suppress
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    delivery_id: str
+    to: str
+    subject: str
+    text: str
+    html: str
+    opt_out_url: str = ""
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str = ""
+
+
+class ChannelSender(Protocol):
+    def send(self, outgoing: Outgoing) -> SendResult: ...
+
+    def close(self) -> None: ...

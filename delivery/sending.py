@@ -1,0 +1,269 @@
+"""Send one claimed batch: check, render, rate-limit, send, record — in flushes of a few rows.
+
+Order of events per row (the exactly-once core):
+  1. the row is `sending`, claimed by this batch's unique worker id, with a lease;
+  2. the provider accepts it (email: Message-ID from the delivery id; SMS/webhook: the delivery
+     id as Idempotency-Key);
+  3. `deliveries_record` moves it to `sent` and writes its exposure in one transaction, but only
+     if the row is still ours.
+A crash between 2 and 3 leaves the row `sending`; the sweeper re-queues it when the lease ends
+and it is sent again under the same Message-ID / idempotency key. Rows are recorded every
+DELIVERY_FLUSH_SIZE sends, which bounds how many such re-transmissions a kill can cause.
+Before each send the batch checks that its lease has DELIVERY_LEASE_MARGIN_SECONDS left (more
+than any network timeout), so the sweeper never re-queues a row this batch might still send.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from delivery import ports, ratelimit
+from delivery.channels import ChannelSender, Outgoing, PermanentError, TransientError, sender_for
+from delivery.conf import int_setting, setting
+from delivery.fanout import window_due_at
+from delivery.models import ChannelConfig, Delivery, DeliveryState, SkipReason
+from delivery.services import (
+    Outcome,
+    Result,
+    campaign_error_check,
+    deliveries_record,
+    deliveries_release,
+)
+
+logger = logging.getLogger(__name__)
+
+OPT_OUT_SENTINEL = "optoutlinkplaceholder7f3a9c"
+
+
+@dataclass
+class BatchReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    released: int = 0
+    lost: int = 0
+    by_campaign: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def deliveries_send(*, ids: list[UUID], worker_id: str, lease_deadline: float) -> BatchReport:
+    """Send a batch this worker claimed. `lease_deadline` is time.monotonic() at lease end."""
+    rows = list(Delivery.objects.filter(pk__in=ids, state=DeliveryState.SENDING,
+                                        claimed_by=worker_id)
+                .select_related("recipient", "message", "arm", "campaign__organisation",
+                                "schedule", "segment"))
+    batch = _Batch(worker_id=worker_id, lease_deadline=lease_deadline)
+    batch.pending = {row.pk for row in rows}
+    try:
+        groups: dict[tuple[int, str], list[Delivery]] = defaultdict(list)
+        for row in rows:
+            groups[(row.organisation_id, row.channel)].append(row)
+        for (organisation_id, channel), group in groups.items():
+            batch.send_group(organisation_id, channel, group)
+    finally:
+        if batch.pending:  # anything not sent or recorded goes back at once
+            batch.report.released += deliveries_release(ids=batch.pending, worker_id=worker_id)
+    return batch.report
+
+
+class _Batch:
+    def __init__(self, *, worker_id: str, lease_deadline: float) -> None:
+        self.worker_id = worker_id
+        self.lease_deadline = lease_deadline - setting("DELIVERY_LEASE_MARGIN_SECONDS")
+        self.report = BatchReport()
+        self.pending: set[UUID] = set()
+        self.renders: dict[tuple, Any] = {}
+        self.active_checked: dict[int, float] = {}
+
+    # -- steps ------------------------------------------------------------------------------
+    def send_group(self, organisation_id: int, channel: str, rows: list[Delivery]) -> None:
+        now = timezone.now()
+        sendable = self.triage(organisation_id, channel, rows, now)
+        if not sendable:
+            return
+        config = ChannelConfig.objects.filter(organisation_id=organisation_id, channel=channel,
+                                              is_active=True).first()
+        if config is None:
+            self.record([Outcome(row, Result.RETRY, f"no active {channel} channel configured")
+                         for row, _ in sendable])
+            return
+        bucket = ratelimit.Bucket(organisation_id, channel, config.rate_per_second,
+                                  config.burst)
+        sender = sender_for(config)
+        try:
+            self.send_all(sendable, sender, bucket)
+        finally:
+            sender.close()
+
+    def triage(self, organisation_id: int, channel: str, rows: list[Delivery],
+               now: datetime) -> list[tuple[Delivery, str]]:
+        """Settle rows that need no send; return (row, contact) for the rest."""
+        settled: list[Outcome] = []
+        later: dict[datetime, list[UUID]] = defaultdict(list)
+        candidates: list[Delivery] = []
+        for row in rows:
+            due = window_due_at(row.schedule, row.recipient.time_zone, now)
+            if row.recipient.status != "active":
+                settled.append(Outcome(row, Result.SKIPPED, SkipReason.RECIPIENT_INACTIVE))
+            elif due > now:
+                later[due].append(row.pk)  # the window closed while it waited: wait again
+            elif row.arm is not None and row.arm.kind == "holdout":
+                settled.append(Outcome(row, Result.SKIPPED, SkipReason.HOLDOUT))
+            elif row.message is None:
+                settled.append(Outcome(row, Result.SKIPPED, SkipReason.NO_MESSAGE))
+            else:
+                candidates.append(row)
+        for due, ids in later.items():
+            self.release(ids, next_attempt_at=due)
+        sendable = self.reachable(organisation_id, channel, candidates, settled)
+        if settled:
+            self.record(settled)
+        return sendable
+
+    def reachable(self, organisation_id: int, channel: str, rows: list[Delivery],
+                  settled: list[Outcome]) -> list[tuple[Delivery, str]]:
+        if not rows:
+            return []
+        recipient_ids = [row.recipient_id for row in rows]
+        blocked = ports.suppressed_recipients(organisation_id=organisation_id, channel=channel,
+                                              recipient_ids=recipient_ids)
+        contacts = ports.contacts_for(recipients=[row.recipient for row in rows],
+                                      channel=channel) if channel != "webhook" else {}
+        sendable: list[tuple[Delivery, str]] = []
+        for row in rows:
+            contact = contacts.get(row.recipient_id)
+            if channel == "webhook" and not contact:
+                recipient = row.recipient
+                contact = f"{recipient.reference_key_id}:{recipient.reference_pseudonym}"
+            if row.recipient_id in blocked:
+                settled.append(Outcome(row, Result.SUPPRESSED, "suppressed after the audience "
+                                       "was frozen"))
+            elif not contact:
+                settled.append(Outcome(row, Result.SKIPPED, SkipReason.NO_CONTACT))
+            else:
+                sendable.append((row, contact))
+        return sendable
+
+    def send_all(self, sendable: list[tuple[Delivery, str]], sender: ChannelSender,
+                 bucket: ratelimit.Bucket) -> None:
+        size = max(int_setting("DELIVERY_FLUSH_SIZE"), 1)
+        for start in range(0, len(sendable), size):
+            chunk = sendable[start:start + size]
+            if not self.may_continue(chunk[0][0].campaign_id):
+                return
+            wait = ratelimit.acquire(bucket, len(chunk),
+                                     max_wait=setting("DELIVERY_MAX_RATE_WAIT_SECONDS"))
+            if wait < 0:  # the channel is saturated: come back when tokens will be there
+                due = timezone.now() + timedelta(seconds=-wait)
+                self.release([row.pk for row, _ in sendable[start:]], next_attempt_at=due)
+                return
+            time.sleep(wait)
+            self.send_chunk(chunk, sender)
+
+    def send_chunk(self, chunk: list[tuple[Delivery, str]], sender: ChannelSender) -> None:
+        outcomes: list[Outcome] = []
+        for row, contact in chunk:
+            if time.monotonic() > self.lease_deadline:
+                break  # the rest go back in `finally`
+            outcomes.append(self.send_one(row, contact, sender))
+        self.record(outcomes)
+
+    def send_one(self, row: Delivery, contact: str, sender: ChannelSender) -> Outcome:
+        try:
+            outgoing = self.outgoing(row, contact)
+        except Exception as error:  # a template that cannot render will never render
+            return Outcome(row, Result.FAILED, f"render: {error}"[:300])
+        # From here the provider may have the message: a crash leaves the row to the sweeper.
+        self.pending.discard(row.pk)
+        try:
+            result = sender.send(outgoing)
+        except TransientError as error:
+            return Outcome(row, Result.RETRY, error.reason, retry_after=error.retry_after)
+        except PermanentError as error:
+            return Outcome(row, Result.FAILED, error.reason, suppress=error.suppress)
+        except Exception as error:  # an adapter bug must not lose the chunk's other outcomes
+            logger.exception("unexpected error from the %s adapter", row.channel)
+            return Outcome(row, Result.RETRY, f"unexpected {type(error).__name__}")
+        return Outcome(row, Result.SENT, provider_message_id=result.provider_message_id)
+
+    def record(self, outcomes: list[Outcome]) -> None:
+        if not outcomes:
+            return
+        recorded = deliveries_record(outcomes=outcomes, worker_id=self.worker_id,
+                                     now=timezone.now())
+        self.pending -= {outcome.delivery.pk for outcome in outcomes}
+        self.report.lost += len(outcomes) - recorded
+        failures = {o.delivery.campaign_id for o in outcomes if o.result == Result.FAILED}
+        for outcome in outcomes:
+            counter = {Result.SENT: "sent", Result.RETRY: "retried",
+                       Result.FAILED: "failed"}.get(outcome.result, "skipped")
+            setattr(self.report, counter, getattr(self.report, counter) + 1)
+            if outcome.result == Result.SENT:
+                self.report.by_campaign[outcome.delivery.campaign_id] += 1
+        for campaign_id in failures:
+            campaign_error_check(campaign_id=campaign_id)
+
+    def release(self, ids: Iterable[UUID], *, next_attempt_at: datetime | None = None) -> None:
+        ids = list(ids)
+        self.report.released += deliveries_release(ids=ids, worker_id=self.worker_id,
+                                                   next_attempt_at=next_attempt_at)
+        self.pending -= set(ids)
+
+    def may_continue(self, campaign_id: int) -> bool:
+        """Lease left, and the campaign still running (checked at most once a second)."""
+        if time.monotonic() > self.lease_deadline:
+            return False
+        checked = self.active_checked.get(campaign_id, 0.0)
+        if time.monotonic() - checked < 1.0:
+            return True
+        active = Campaign.objects.filter(
+            pk=campaign_id, status__in=ports.ACTIVE_CAMPAIGN_STATUSES).exists()
+        self.active_checked[campaign_id] = time.monotonic() if active else -1e9
+        return active
+
+    # -- rendering --------------------------------------------------------------------------
+    def outgoing(self, row: Delivery, contact: str) -> Outgoing:
+        opt_out = ports.opt_out_url(recipient=row.recipient, channel=row.channel,
+                                    campaign=row.campaign) if row.channel != "webhook" else ""
+        rendered = self.rendered(row, opt_out)
+        return Outgoing(
+            delivery_id=str(row.pk), to=contact, subject=rendered.subject,
+            text=rendered.text, html=rendered.html, opt_out_url=opt_out,
+            metadata={"campaign": row.campaign_id,
+                      "referral_code": row.campaign.referral_code})
+
+    def rendered(self, row: Delivery, opt_out: str) -> Any:
+        """Render once per (message, country, language, stage) per batch; the opt-out link is
+        the only per-person part and is swapped in afterwards."""
+        recipient = row.recipient
+        key = (row.message_id, recipient.country, recipient.language, recipient.stage)
+        if key not in self.renders:
+            context = ports.render_context(
+                campaign=row.campaign, country=recipient.country,
+                language=row.message.language or recipient.language,
+                stage=recipient.stage or None, opt_out_url=OPT_OUT_SENTINEL,
+                at=timezone.now())
+            rendered = ports.render(message=row.message, context=context)
+            uses_link = "opt_out_link" in (row.message.body + row.message.subject)
+            swappable = not uses_link or OPT_OUT_SENTINEL in rendered.text + rendered.html
+            self.renders[key] = (rendered, context, swappable)
+        rendered, context, swappable = self.renders[key]
+        if not swappable:  # a filter changed the link: render this person on their own
+            return ports.render(message=row.message, context=replace(context,
+                                                                     opt_out_link=opt_out))
+        return replace(
+            rendered,
+            subject=rendered.subject.replace(OPT_OUT_SENTINEL, opt_out),
+            text=rendered.text.replace(OPT_OUT_SENTINEL, opt_out),
+            html=rendered.html.replace(OPT_OUT_SENTINEL, html_lib.escape(opt_out)))

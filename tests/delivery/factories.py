@@ -1,0 +1,87 @@
+"""Delivery test data: a running campaign with an audience, made through the real services."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.utils import timezone
+
+from campaigns.models import Arm, Campaign, Message, Schedule
+from delivery.models import ChannelConfig
+from organisations.models import Organisation
+from organisations.services import Actor
+from segments.models import Recipient, Segment
+from segments.services import recipients_import, segment_create
+
+BODY = ("If you are worried about your sexual thoughts or behaviour, confidential help is "
+        "available. Quote {{ referral_code }} when you call.\n\nStop these messages: "
+        "{{ opt_out_link }}")
+
+
+@dataclass
+class SendingCampaign:
+    campaign: Campaign
+    schedule: Schedule
+    segment: Segment
+    arms: list[Arm]
+
+
+def email_address(n: int) -> str:
+    return f"person{n}@example.test"
+
+
+def recipients(organisation: Organisation, count: int, *, start: int = 0,
+               channel: str = "email", **fields: object) -> None:
+    rows = []
+    for n in range(start, start + count):
+        row = {"reference": f"R-{n:07d}", "country": "GB", "language": "en",
+               "stage": "offender", "consent_basis": "consent", **fields}
+        row["email" if channel == "email" else "phone"] = (
+            email_address(n) if channel == "email" else f"+4477009{n:05d}")
+        rows.append(row)
+    report = recipients_import(organisation=organisation, rows=rows, actor=Actor.system())
+    assert not report.rejected, report.rejected[:3]
+
+
+def sending_campaign(organisation: Organisation, *, channel: str = "email",
+                     holdout_weight: str = "0", fire_at: datetime | None = None,
+                     status: str = "running", **schedule_fields: object) -> SendingCampaign:
+    segment = Segment.objects.filter(organisation=organisation, name="UK audience").first() or \
+        segment_create(organisation=organisation, name="UK audience", stage="offender",
+                       rule='country = "GB"', actor=Actor.system())
+    campaign = Campaign.objects.create(
+        organisation=organisation, name=f"Reminder {Campaign.objects.count() + 1}",
+        status=status, channels=[channel], languages=["en"], countries=["GB"],
+        frequency_cap_count=0)
+    campaign.segments.add(segment)
+    message = Message.objects.create(
+        organisation=organisation, name="Help reminder", channel=channel, language="en",
+        framing="help_therapeutic", subject="Confidential help is available", body=BODY)
+    variant = Arm.objects.create(campaign=campaign, name="supportive", weight=1)
+    variant.messages.add(message)
+    arms = [variant]
+    if Decimal(holdout_weight) > 0:
+        arms.append(Arm.objects.create(campaign=campaign, name="holdout", kind="holdout",
+                                       weight=Decimal(holdout_weight)))
+    schedule = Schedule.objects.create(campaign=campaign, kind="one_off", channel=channel,
+                                       send_at=fire_at or timezone.now(), **schedule_fields)
+    Schedule.objects.filter(pk=schedule.pk).update(next_fire_at=fire_at or timezone.now())
+    schedule.refresh_from_db()
+    return SendingCampaign(campaign=campaign, schedule=schedule, segment=segment, arms=arms)
+
+
+def channel_config(organisation: Organisation, channel: str = "email", *,
+                   settings: dict | None = None, secrets: dict | None = None,
+                   rate: float = 10_000, burst: int = 10_000) -> ChannelConfig:
+    config, _ = ChannelConfig.objects.update_or_create(
+        organisation=organisation, channel=channel,
+        defaults={"settings": settings or {}, "credentials": json.dumps(secrets or {}),
+                  "rate_per_second": rate, "burst": burst})
+    return config
+
+
+def recipient_numbers(organisation: Organisation) -> list[Recipient]:
+    return list(Recipient.objects.filter(organisation=organisation).order_by("pk"))

@@ -1,0 +1,276 @@
+"""The delivery engine in one process: fan-out, claim, send, record, sweep, exactly once."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db.models import Count
+from django.utils import timezone
+
+from delivery.fanout import schedule_fan_out
+from delivery.models import Delivery, DeliveryAttempt
+from delivery.services import (
+    Outcome,
+    Result,
+    deliveries_claim,
+    deliveries_record,
+    deliveries_sweep,
+)
+from evaluation.models import Exposure
+from organisations.services import Actor
+from segments.models import Recipient, Suppression
+from segments.services import suppression_add
+from tests.delivery.conftest import send_until_idle
+from tests.delivery.factories import (
+    channel_config,
+    email_address,
+    recipients,
+    sending_campaign,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def smtp_config(organisation, sink):  # type: ignore[no-untyped-def]
+    return channel_config(organisation, settings={"host": "127.0.0.1", "port": sink.port,
+                                                  "from_email": "help@example.org"})
+
+
+def states(campaign) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    rows = Delivery.objects.filter(campaign=campaign).values("state").annotate(n=Count("id"))
+    return {row["state"]: row["n"] for row in rows}
+
+
+def test_it_writes_one_delivery_per_person_and_a_rerun_writes_none(tenant):
+    recipients(tenant.organisation, 12)
+    built = sending_campaign(tenant.organisation)
+    result = schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    assert result is not None and result.rows == 12
+    assert schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now()) is None
+    # Even if the step were due again for the same occurrence, nothing is written twice.
+    built.schedule.refresh_from_db()
+    type(built.schedule).objects.filter(pk=built.schedule.pk).update(
+        next_fire_at=built.schedule.send_at)
+    again = schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    assert again is not None and again.rows == 0
+    assert Delivery.objects.filter(campaign=built.campaign).count() == 12
+
+
+def test_it_does_not_fan_out_a_paused_campaign(tenant):
+    recipients(tenant.organisation, 3)
+    built = sending_campaign(tenant.organisation, status="paused")
+    assert schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now()) is None
+    assert not Delivery.objects.exists()
+
+
+def test_it_sends_each_person_one_email_with_a_message_id_from_the_delivery(tenant, smtp_sink):
+    recipients(tenant.organisation, 20)
+    built = sending_campaign(tenant.organisation)
+    smtp_config(tenant.organisation, smtp_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    report = send_until_idle()
+    assert report.sent == 20
+    assert states(built.campaign) == {"sent": 20}
+    received = smtp_sink.recorder.per_recipient()
+    assert set(received) == {email_address(n) for n in range(20)}
+    ids = {f"<delivery-{pk}@outreach>" for pk in Delivery.objects.values_list("pk", flat=True)}
+    assert {next(iter(v)) for v in received.values()} == ids
+    headers = smtp_sink.recorder.headers[0]
+    assert str(headers["List-Unsubscribe"]).strip().startswith("<http")
+    assert str(headers["List-Unsubscribe-Post"]).strip() == "List-Unsubscribe=One-Click"
+    assert send_until_idle().sent == 0  # nothing is ever sent twice
+
+
+def test_every_send_writes_an_exposure_with_the_arm_and_the_persons_pseudonym(tenant,
+                                                                             smtp_sink):
+    recipients(tenant.organisation, 30)
+    built = sending_campaign(tenant.organisation, holdout_weight="1")
+    smtp_config(tenant.organisation, smtp_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    send_until_idle()
+    counts = states(built.campaign)
+    assert counts.get("sent", 0) + counts.get("skipped", 0) == 30
+    assert counts.get("skipped", 0) > 0 and counts.get("sent", 0) > 0
+    assert Exposure.objects.filter(campaign=built.campaign).count() == 30
+    holdouts = Delivery.objects.filter(campaign=built.campaign, state="skipped")
+    assert set(holdouts.values_list("reason", flat=True)) == {"holdout"}
+    assert Exposure.objects.filter(is_holdout=True).count() == holdouts.count()
+    assert len(smtp_sink.recorder.accepted) == counts["sent"]
+    delivery = Delivery.objects.filter(state="sent").select_related("recipient").first()
+    exposure = Exposure.objects.get(pk=delivery.exposure_id)
+    assert exposure.subject_pseudonym == delivery.recipient.reference_pseudonym
+    assert (exposure.arm_id, exposure.schedule_id, exposure.segment_id, exposure.channel) == (
+        delivery.arm_id, built.schedule.pk, built.segment.pk, "email")
+    assert exposure.country == "GB" and exposure.language == "en"
+
+
+def test_people_at_their_frequency_cap_are_skipped_with_that_reason(tenant, smtp_sink):
+    recipients(tenant.organisation, 4)
+    smtp_config(tenant.organisation, smtp_sink)
+    first = sending_campaign(tenant.organisation)
+    schedule_fan_out(schedule_id=first.schedule.pk, now=timezone.now())
+    send_until_idle()
+    second = sending_campaign(tenant.organisation)
+    type(second.campaign).objects.filter(pk=second.campaign.pk).update(
+        frequency_cap_count=1, frequency_cap_days=7)
+    schedule_fan_out(schedule_id=second.schedule.pk, now=timezone.now())
+    assert states(second.campaign) == {"skipped": 4}
+    assert set(Delivery.objects.filter(campaign=second.campaign)
+               .values_list("reason", flat=True)) == {"frequency_cap"}
+
+
+def test_suppressed_people_are_left_out_and_later_suppressions_stop_the_send(tenant, smtp_sink):
+    recipients(tenant.organisation, 5)
+    people = list(Recipient.objects.order_by("pk"))
+    suppression_add(organisation=tenant.organisation, channel="email", reason="unsubscribed",
+                    actor=Actor.system(), recipient=people[0])
+    built = sending_campaign(tenant.organisation)
+    smtp_config(tenant.organisation, smtp_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    assert Delivery.objects.count() == 4
+    suppression_add(organisation=tenant.organisation, channel="email", reason="unsubscribed",
+                    actor=Actor.system(), recipient=people[1])
+    send_until_idle()
+    assert states(built.campaign) == {"sent": 3, "suppressed": 1}
+    assert email_address(1) not in smtp_sink.recorder.per_recipient()
+
+
+def test_two_claims_never_share_a_delivery_and_paused_campaigns_are_not_claimed(tenant):
+    recipients(tenant.organisation, 10)
+    running = sending_campaign(tenant.organisation)
+    paused = sending_campaign(tenant.organisation)
+    schedule_fan_out(schedule_id=running.schedule.pk, now=timezone.now())
+    schedule_fan_out(schedule_id=paused.schedule.pk, now=timezone.now())
+    type(paused.campaign).objects.filter(pk=paused.campaign.pk).update(status="paused")
+    first = deliveries_claim(limit=6, worker_id="a", now=timezone.now())
+    second = deliveries_claim(limit=6, worker_id="b", now=timezone.now())
+    assert len(first) == 6 and len(second) == 4 and not set(first) & set(second)
+    claimed = Delivery.objects.filter(pk__in=first + second)
+    assert set(claimed.values_list("campaign", flat=True)) == {running.campaign.pk}
+    assert deliveries_claim(limit=6, worker_id="c", now=timezone.now()) == []
+
+
+def test_the_sweeper_requeues_only_expired_leases(tenant):
+    recipients(tenant.organisation, 4)
+    built = sending_campaign(tenant.organisation)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    now = timezone.now()
+    claimed = deliveries_claim(limit=4, worker_id="dead-worker", now=now)
+    assert deliveries_sweep(now=now + timedelta(seconds=1)) == 0
+    assert deliveries_sweep(now=now + timedelta(hours=1)) == 4
+    assert set(Delivery.objects.filter(pk__in=claimed).values_list("state", flat=True)) == {
+        "queued"}
+
+
+def test_a_worker_whose_lease_was_taken_over_records_nothing(tenant):
+    recipients(tenant.organisation, 1)
+    built = sending_campaign(tenant.organisation)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    now = timezone.now()
+    [pk] = deliveries_claim(limit=1, worker_id="slow", now=now)
+    deliveries_sweep(now=now + timedelta(hours=1))
+    [again] = deliveries_claim(limit=1, worker_id="fresh", now=now + timedelta(hours=1))
+    assert again == pk
+    stale = Delivery.objects.select_related("recipient", "campaign", "arm", "message",
+                                            "schedule", "segment").get(pk=pk)
+    recorded = deliveries_record(outcomes=[Outcome(stale, Result.SENT)], worker_id="slow",
+                                 now=timezone.now())
+    assert recorded == 0
+    assert Delivery.objects.get(pk=pk).claimed_by == "fresh"
+    assert not Exposure.objects.exists()
+
+
+def test_a_451_is_retried_later_with_the_attempt_recorded(tenant, smtp_sink):
+    recipients(tenant.organisation, 3)
+    built = sending_campaign(tenant.organisation)
+    smtp_config(tenant.organisation, smtp_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    smtp_sink.recorder.temporary_failures = 3
+    report = send_until_idle()
+    assert report.retried == 3 and report.sent == 0
+    attempts = DeliveryAttempt.objects.all()
+    assert attempts.count() == 3
+    assert all(a.outcome == "retry" and a.reason.startswith("smtp 451") for a in attempts)
+    assert all(d.next_attempt_at > timezone.now() for d in Delivery.objects.all())
+    Delivery.objects.update(next_attempt_at=timezone.now())  # time passes
+    assert send_until_idle().sent == 3
+    assert states(built.campaign) == {"sent": 3}
+
+
+def test_a_550_fails_with_the_servers_reason_and_suppresses_the_address(tenant, smtp_sink):
+    recipients(tenant.organisation, 3)
+    built = sending_campaign(tenant.organisation)
+    smtp_config(tenant.organisation, smtp_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    smtp_sink.recorder.rejected_addresses = {email_address(2)}
+    send_until_idle()
+    assert states(built.campaign) == {"sent": 2, "failed": 1}
+    failed = Delivery.objects.get(state="failed")
+    assert failed.reason.startswith("smtp 550") and "mailbox unavailable" in failed.reason
+    assert Suppression.objects.filter(recipient=failed.recipient, reason="bounced").exists()
+
+
+def test_retries_stop_after_the_last_attempt_with_the_reason(tenant, smtp_sink, settings):
+    settings.DELIVERY_MAX_ATTEMPTS = 2
+    recipients(tenant.organisation, 1)
+    built = sending_campaign(tenant.organisation)
+    smtp_config(tenant.organisation, smtp_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    smtp_sink.recorder.temporary_failures = 10
+    send_until_idle()
+    Delivery.objects.update(next_attempt_at=timezone.now())
+    send_until_idle()
+    delivery = Delivery.objects.get()
+    assert delivery.state == "failed" and delivery.attempts == 2
+    assert delivery.reason.startswith("gave up after 2 attempts: smtp 451")
+
+
+def test_deliveries_outside_the_window_wait_for_it_in_the_persons_time_zone(tenant, smtp_sink):
+    recipients(tenant.organisation, 1, time_zone="Pacific/Auckland")
+    recipients(tenant.organisation, 1, start=1, time_zone="Europe/London")
+    smtp_config(tenant.organisation, smtp_sink)
+    now = timezone.now()
+    # A one-hour window that is open right now in London and closed in Auckland (+11/+13 h).
+    london = now.astimezone(ZoneInfo("Europe/London"))
+    start = time(london.hour, 0)
+    end = time((london.hour + 1) % 24, 0)
+    built = sending_campaign(tenant.organisation, window_start=start, window_end=end)
+    now = timezone.now()
+    schedule_fan_out(schedule_id=built.schedule.pk, now=now)
+    send_until_idle()
+    waiting = Delivery.objects.get(state="queued")
+    assert waiting.recipient.time_zone == "Pacific/Auckland"
+    local = waiting.next_attempt_at.astimezone(ZoneInfo(
+        "Pacific/Auckland"))
+    assert (local.hour, local.minute) == (start.hour, 0)
+    assert waiting.next_attempt_at > now
+    assert list(smtp_sink.recorder.per_recipient()) == [email_address(1)]
+
+
+def test_a_campaign_is_paused_when_its_error_rate_crosses_the_threshold(tenant, smtp_sink,
+                                                                       settings):
+    settings.DELIVERY_AUTO_PAUSE_MIN_SAMPLE = 10
+    settings.DELIVERY_AUTO_PAUSE_ERROR_RATE = 0.5
+    recipients(tenant.organisation, 40)
+    built = sending_campaign(tenant.organisation)
+    smtp_config(tenant.organisation, smtp_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    smtp_sink.recorder.rejected_addresses = {email_address(n) for n in range(40)}
+    send_until_idle(batch=10)
+    built.campaign.refresh_from_db()
+    assert built.campaign.status == "paused"
+    assert Delivery.objects.filter(state="queued").exists()  # the rest wait for a resume
+
+
+def test_a_recipient_erased_after_fan_out_is_not_sent_to(tenant, smtp_sink):
+    recipients(tenant.organisation, 2)
+    built = sending_campaign(tenant.organisation)
+    smtp_config(tenant.organisation, smtp_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    from segments.services import recipient_erase
+
+    recipient_erase(recipient=Recipient.objects.order_by("pk").first(), actor=Actor.system())
+    send_until_idle()
+    assert sorted(states(built.campaign).items()) == [("sent", 1), ("skipped", 1)]
