@@ -7,13 +7,12 @@ from dataclasses import asdict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from interventions.api import serializers as s
-from interventions.api.authentication import CachedApiKeyAuthentication
+from interventions.api.authentication import remembering
 from interventions.api.inputs import intervention_context_parse
 from interventions.api.parsers import LimitedJSONParser, NDJSONParser
 from interventions.api.throttling import PartnerRateThrottle
@@ -87,10 +86,12 @@ class InterventionView(APIView):
     """Ask what to show a person who triggered one of your platform's rules."""
 
     write_scope = ApiScope.INTERVENTIONS_WRITE
-    authentication_classes = [CachedApiKeyAuthentication, SessionAuthentication]
     throttle_classes = [PartnerRateThrottle]
     parser_classes = [LimitedJSONParser]
     max_body_bytes = 16 * 1024
+
+    def get_authenticators(self) -> list:
+        return [remembering(authenticator) for authenticator in super().get_authenticators()]
 
     @extend_schema(
         operation_id="interventions_create", request=s.InterventionIn,
