@@ -9,6 +9,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from organisations.models import Organisation
@@ -51,15 +52,16 @@ class Exposure(models.Model):
     is_holdout = models.BooleanField(default=False)
     occurred_at = models.DateTimeField(default=timezone.now)
     rolled_up_at = models.DateTimeField(null=True, blank=True)
+    # Set by the database when the row is written (statement time): on PostgreSQL the rollup
+    # reads new rows by this watermark instead of updating every row (see evaluation/rollup.py).
+    inserted_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
         indexes = [
+            models.Index(fields=["inserted_at"]),
             models.Index(fields=["campaign", "occurred_at"]),
             models.Index(fields=["subject_key_id", "subject_pseudonym", "occurred_at"]),
             models.Index(fields=["occurred_at"]),
-            # The rollup finds pending rows through this small partial index.
-            models.Index(fields=["campaign"], condition=models.Q(rolled_up_at__isnull=True),
-                         name="exposure_pending_rollup"),
         ]
 
     def __str__(self) -> str:
@@ -326,6 +328,16 @@ class ArmSubjectTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.arm_id}: {self.unique_subjects} subjects"
+
+
+class RollupState(models.Model):
+    """How far the PostgreSQL rollup has read exposures (by ``Exposure.inserted_at``)."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    watermark = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} up to {self.watermark:%Y-%m-%d %H:%M:%S}"
 
 
 class RetentionAction(models.TextChoices):

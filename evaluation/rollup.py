@@ -7,9 +7,17 @@ mark them, GROUP BY the cell key and upsert the cells *adding* the counts
 (``INSERT ... ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``). Marking and adding in the
 same transaction means a crash rolls both back: no row is counted twice or lost.
 
-* PostgreSQL: one statement per batch (data-modifying CTEs), rows claimed with
-  ``FOR UPDATE SKIP LOCKED`` and a transaction-level advisory lock so two rollups never
-  interleave their upserts.
+* PostgreSQL, exposures: updating every raw row would write each row and its five indexes a
+  second time (10M rows took minutes), so exposures are read by a *watermark* on
+  ``inserted_at`` (the database's statement time, indexed) instead. The rollup reads rows
+  with ``watermark <= inserted_at < cutoff``, where the cutoff is no later than the start of
+  the oldest transaction still open on the database: every row before it is committed (or
+  was rolled back) and visible, so none is skipped and none is read twice. The new
+  watermark is stored in the same transaction as the cells. Rows that carry a
+  ``rolled_up_at`` (counted by the marker path) are excluded.
+* PostgreSQL, outcomes (a few per thousand exposures): claimed with ``FOR UPDATE SKIP
+  LOCKED`` and marked, in one statement per batch (data-modifying CTEs).
+* A transaction-level advisory lock keeps two rollups from interleaving their upserts.
 * SQLite (development, tests): mark the batch with a unique timestamp, then aggregate the
   rows carrying it. SQLite has one writer at a time, so no extra lock is needed.
 
@@ -25,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from outreach.vocabulary import OutcomeKind
@@ -133,14 +142,6 @@ def _campaign_outcomes_insert(source: str) -> str:
 
 # --- PostgreSQL: one statement per batch ------------------------------------------------------
 
-PG_EXPOSURE_CLAIM = (
-    "WITH pending AS (SELECT id FROM evaluation_exposure WHERE rolled_up_at IS NULL "
-    "LIMIT %(batch)s FOR UPDATE SKIP LOCKED), "
-    "x AS (UPDATE evaluation_exposure AS e SET rolled_up_at = %(now)s FROM pending "
-    "WHERE e.id = pending.id RETURNING e.campaign_id, e.arm_id, e.segment_id, e.channel, "
-    "e.country, e.language, e.occurred_at, e.subject_pseudonym)"
-)
-
 PG_OUTCOME_CLAIM = (
     "WITH pending AS (SELECT id FROM evaluation_outcome WHERE rolled_up_at IS NULL "
     "LIMIT %(batch)s FOR UPDATE SKIP LOCKED), "
@@ -149,18 +150,73 @@ PG_OUTCOME_CLAIM = (
 )
 
 
-def _pg_exposure_batch(cursor, params: dict) -> tuple[int, set[int]]:  # type: ignore[no-untyped-def]
-    sql = (
-        f"{PG_EXPOSURE_CLAIM}, cells AS ({_cell_insert(_exposure_cells_select('x'))} "
-        "RETURNING campaign_id) "
-        "SELECT (SELECT COUNT(*) FROM x), ARRAY(SELECT DISTINCT campaign_id FROM cells)"
+WATERMARK = "exposures"
+PG_CUTOFF = (
+    # No later than the start of any other open transaction on this database: rows written
+    # before that are all committed or rolled back, so reading up to it skips nothing.
+    "SELECT LEAST(clock_timestamp(), COALESCE((SELECT MIN(xact_start) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND xact_start IS NOT NULL), clock_timestamp()))"
+)
+PG_NEXT_BOUNDARY = (
+    "SELECT inserted_at FROM evaluation_exposure WHERE inserted_at >= %(low)s "
+    "AND inserted_at < %(cutoff)s ORDER BY inserted_at OFFSET %(batch)s LIMIT 1"
+)
+PG_FOLLOWING = (
+    "SELECT MIN(inserted_at) FROM evaluation_exposure WHERE inserted_at > %(low)s "
+    "AND inserted_at < %(cutoff)s"
+)
+
+
+def _pg_watermark(cursor):  # type: ignore[no-untyped-def]
+    cursor.execute(
+        "INSERT INTO evaluation_rollupstate (name, watermark) VALUES (%s, '1970-01-01 00:00+00') "
+        "ON CONFLICT (name) DO NOTHING", [WATERMARK])
+    cursor.execute("SELECT watermark FROM evaluation_rollupstate WHERE name = %s FOR UPDATE",
+                   [WATERMARK])
+    return cursor.fetchone()[0]
+
+
+def _pg_chunk_end(cursor, low, cutoff, batch: int):  # type: ignore[no-untyped-def]
+    """The end of a chunk of about ``batch`` rows; rows sharing a timestamp stay together."""
+    bounds = {"low": low, "cutoff": cutoff, "batch": batch}
+    cursor.execute(PG_NEXT_BOUNDARY, bounds)
+    row = cursor.fetchone()
+    if row is None:
+        return cutoff
+    if row[0] > low:
+        return row[0]
+    cursor.execute(PG_FOLLOWING, bounds)  # more than a batch share the low timestamp
+    following = cursor.fetchone()[0]
+    return following if following is not None else cutoff
+
+
+def _pg_exposure_batch(cursor, params: dict) -> tuple[int, set[int], bool]:  # type: ignore[no-untyped-def]
+    cursor.execute(PG_CUTOFF)
+    cutoff = cursor.fetchone()[0]
+    low = _pg_watermark(cursor)
+    if low >= cutoff:
+        return 0, set(), False
+    high = _pg_chunk_end(cursor, low, cutoff, params["batch"])
+    source = (
+        "(SELECT * FROM evaluation_exposure WHERE inserted_at >= %(low)s "
+        "AND inserted_at < %(high)s AND rolled_up_at IS NULL) AS x"
     )
-    cursor.execute(sql, params)
+    columns = f"{CELL_KEY}, exposures, unique_subjects, {', '.join(KINDS)}, updated_at"
+    sql = (
+        f"WITH agg ({columns}) AS ({_exposure_cells_select(source)}), "
+        f"cells AS ({_cell_insert('SELECT * FROM agg')} RETURNING campaign_id) "
+        "SELECT (SELECT COALESCE(SUM(exposures), 0) FROM agg), "
+        "ARRAY(SELECT DISTINCT campaign_id FROM cells)"
+    )
+    cursor.execute(sql, {**params, "low": low, "high": high})
     count, campaigns = cursor.fetchone()
-    return int(count), set(campaigns)
+    cursor.execute("UPDATE evaluation_rollupstate SET watermark = %s WHERE name = %s",
+                   [high, WATERMARK])
+    return int(count), set(campaigns), high < cutoff
 
 
-def _pg_outcome_batch(cursor, params: dict) -> tuple[int, set[int]]:  # type: ignore[no-untyped-def]
+def _pg_outcome_batch(cursor, params: dict) -> tuple[int, set[int], bool]:  # type: ignore[no-untyped-def]
     sql = (
         f"{PG_OUTCOME_CLAIM}, cells AS "
         f"({_cell_insert(_outcome_cells_select('m'), recount=False)} "
@@ -171,7 +227,7 @@ def _pg_outcome_batch(cursor, params: dict) -> tuple[int, set[int]]:  # type: ig
     )
     cursor.execute(sql, params)
     count, campaigns = cursor.fetchone()
-    return int(count), set(campaigns)
+    return int(count), set(campaigns), int(count) >= params["batch"]
 
 
 # --- SQLite: mark with a unique timestamp, then aggregate what carries it ---------------------
@@ -188,23 +244,23 @@ def _sqlite_campaigns(cursor, sql: str, params: dict) -> set[int]:  # type: igno
     return {row[0] for row in cursor.fetchall() if row[0] is not None}
 
 
-def _sqlite_exposure_batch(cursor, params: dict) -> tuple[int, set[int]]:  # type: ignore[no-untyped-def]
+def _sqlite_exposure_batch(cursor, params: dict) -> tuple[int, set[int], bool]:  # type: ignore[no-untyped-def]
     count = _sqlite_mark(cursor, "evaluation_exposure", params)
     if not count:
-        return 0, set()
+        return 0, set(), False
     source = "(SELECT * FROM evaluation_exposure WHERE rolled_up_at = %(now)s) AS x WHERE 1"
     # "WHERE 1" resolves SQLite's parsing ambiguity between a join's ON and upsert's ON.
     cursor.execute(_cell_insert(_exposure_cells_select(source)), params)
     campaigns = _sqlite_campaigns(
         cursor, "SELECT DISTINCT campaign_id FROM evaluation_exposure WHERE rolled_up_at = %(now)s",
         params)
-    return count, campaigns
+    return count, campaigns, count >= params["batch"]
 
 
-def _sqlite_outcome_batch(cursor, params: dict) -> tuple[int, set[int]]:  # type: ignore[no-untyped-def]
+def _sqlite_outcome_batch(cursor, params: dict) -> tuple[int, set[int], bool]:  # type: ignore[no-untyped-def]
     count = _sqlite_mark(cursor, "evaluation_outcome", params)
     if not count:
-        return 0, set()
+        return 0, set(), False
     marked = "(SELECT * FROM evaluation_outcome WHERE rolled_up_at = %(now)s) AS m"
     cursor.execute(_cell_insert(_outcome_cells_select(marked).replace(
         "GROUP BY", "WHERE 1 GROUP BY"), recount=False), params)
@@ -214,7 +270,19 @@ def _sqlite_outcome_batch(cursor, params: dict) -> tuple[int, set[int]]:  # type
         "SELECT DISTINCT COALESCE(e.campaign_id, o.campaign_id) FROM evaluation_outcome o "
         "LEFT JOIN evaluation_exposure e ON e.id = o.exposure_id WHERE o.rolled_up_at = %(now)s",
         params)
-    return count, campaigns
+    return count, campaigns, count >= params["batch"]
+
+
+def rolled_up_exposures() -> Q:
+    """Exposures already counted in the cells: marked (SQLite) or below the watermark."""
+    counted = Q(rolled_up_at__isnull=False)
+    if connection.vendor == "postgresql":
+        from evaluation.models import RollupState
+
+        state = RollupState.objects.filter(name=WATERMARK).first()
+        if state is not None:
+            counted |= Q(inserted_at__lt=state.watermark)
+    return counted
 
 
 # --- the batch loop -------------------------------------------------------------------------
@@ -232,19 +300,20 @@ def _unique_now() -> datetime:
     return now
 
 
-def _batch(kind: str, batch_size: int) -> tuple[int, set[int], bool]:
+def _batch(kind: str, batch_size: int) -> tuple[int, set[int], bool, bool]:
+    """One batch in one transaction: (rows, campaigns touched, skipped, more pending)."""
     now = _unique_now()
     params = {"now": connection.ops.adapt_datetimefield_value(now), "batch": batch_size}
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
             if not cursor.fetchone()[0]:
-                return 0, set(), True
+                return 0, set(), True, False
             handler = _pg_exposure_batch if kind == "exposure" else _pg_outcome_batch
         else:
             handler = _sqlite_exposure_batch if kind == "exposure" else _sqlite_outcome_batch
-        count, campaigns = handler(cursor, params)
-    return count, campaigns, False
+        count, campaigns, more = handler(cursor, params)
+    return count, campaigns, False, more
 
 
 def roll_up(*, batch_size: int = 100_000, max_batches: int = 1_000) -> RollupResult:
@@ -252,13 +321,13 @@ def roll_up(*, batch_size: int = 100_000, max_batches: int = 1_000) -> RollupRes
     result = RollupResult()
     for kind in ("exposure", "outcome"):
         for _ in range(max_batches):
-            count, campaigns, skipped = _batch(kind, batch_size)
+            count, campaigns, skipped, more = _batch(kind, batch_size)
             result.skipped = result.skipped or skipped
             result.campaign_ids |= campaigns
             if kind == "exposure":
                 result.exposures += count
             else:
                 result.outcomes += count
-            if skipped or count < batch_size:
+            if skipped or not more:
                 break
     return result

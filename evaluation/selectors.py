@@ -45,3 +45,10 @@ def plan_for_campaign(*, campaign):  # type: ignore[no-untyped-def]
 
     return EvaluationPlan.objects.filter(campaign=campaign).prefetch_related(
         "amendments").first()
+
+
+def exposures_pending_rollup() -> int:
+    """Raw exposures not yet counted in the daily cells (for health checks and tests)."""
+    from evaluation.rollup import rolled_up_exposures
+
+    return Exposure.objects.exclude(rolled_up_exposures()).count()

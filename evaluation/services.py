@@ -32,7 +32,7 @@ from evaluation.models import (
     RetentionSettings,
     UnitOfAnalysis,
 )
-from evaluation.rollup import RollupResult, roll_up
+from evaluation.rollup import RollupResult, roll_up, rolled_up_exposures
 from evaluation.stats import SampleSizeResult, required_sample_size
 from organisations.models import Organisation
 from organisations.services import Actor, audit_record
@@ -431,8 +431,8 @@ def _purge_organisation(organisation: Organisation, expired_campaign_ids: list[i
         Q(campaign_id__in=expired_campaign_ids)
         | Q(exposure__campaign_id__in=expired_campaign_ids)
         | Q(occurred_at__lt=hard_cutoff))
-    exposures = Exposure.objects.filter(organisation=organisation,
-                                        rolled_up_at__isnull=False).filter(expired)
+    exposures = Exposure.objects.filter(organisation=organisation).filter(
+        rolled_up_exposures()).filter(expired)
     # An exposure with an outcome still waiting for the rollup stays until that outcome
     # has been counted in the exposure's cell.
     waiting = Outcome.objects.filter(rolled_up_at__isnull=True, exposure__isnull=False)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from evaluation.demo import seed_demo
-from evaluation.models import DailyCell, Exposure
+from evaluation.models import DailyCell
 from evaluation.reports import campaign_report
+from evaluation.selectors import exposures_pending_rollup
 from tests.evaluation.factories import campaign_with_arms
 
 
@@ -14,7 +15,7 @@ def test_the_demo_locks_a_plan_and_gives_a_report_with_a_real_effect(tenant) -> 
     assert "plan locked" in summary
     campaign.evaluation_plan.refresh_from_db()
     assert len(campaign.evaluation_plan.locked_hash) == 64
-    assert not Exposure.objects.filter(rolled_up_at__isnull=True).exists()
+    assert exposures_pending_rollup() == 0
     report = campaign_report(campaign=campaign)
     assert report.srm.verdict == "ok"
     legal = next(c for c in report.comparisons if c.variant == "legal")
