@@ -43,16 +43,14 @@ from campaigns.rendering import message_validate
 from campaigns.schedules import schedule_next_fire, schedule_problems
 from organisations.models import Membership, Organisation, OrganisationKind, Partnership, Role
 from organisations.services import Actor, audit_record
-from outreach.errors import Conflict, DomainError, InvalidInput
+from outreach.errors import Conflict, Forbidden, InvalidInput
 from outreach.vocabulary import Channel
 
 S = CampaignStatus
 
 
-class NotAllowed(DomainError):
+class NotAllowed(Forbidden):
     """The actor may not do this (e.g. approve their own campaign): HTTP 403."""
-
-    status_code = 403
 
 
 # action -> (statuses it may start from, status it leads to)

@@ -23,6 +23,12 @@ class InvalidInput(DomainError):
     status_code = 400
 
 
+class Forbidden(DomainError):
+    """The caller may not do this, whatever the object's state (e.g. approve their own work)."""
+
+    status_code = 403
+
+
 class Conflict(DomainError):
     """The object is not in a state that allows the request (for example a transition)."""
 
