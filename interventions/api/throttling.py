@@ -1,9 +1,12 @@
 """Per-partner request budgets for the intervention endpoint.
 
 The intervention endpoint is the hot path, so it has its own fixed-window counter per partner
-(one Redis INCR per request) instead of the general API throttle, whose sliding-window history
-grows with the rate. Rate: settings.INTERVENTIONS_RATE_PER_PARTNER or the environment variable
-of that name, e.g. "600/s" or "20000/min" (default 12000/min).
+in the shared cache (Redis) instead of the general API throttle, whose sliding-window history
+grows with the rate. Each web process claims tokens from the shared counter in chunks (one
+INCRBY per chunk, at most 1% of the budget and never more than 50), so the budget is shared by
+all processes and is never exceeded; unused tokens of a chunk lapse with the window, which can
+only make the limit slightly stricter. Rate: settings.INTERVENTIONS_RATE_PER_PARTNER or the
+environment variable of that name, e.g. "600/s" or "20000/min" (default 12000/min).
 """
 
 from __future__ import annotations
@@ -42,18 +45,40 @@ class PartnerRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // period)
         key = f"throttle:{self.scope}:{organisation.pk}:{period}:{window}"
-        count = _incr(key, timeout=period + 1)
         self._wait = period - (now % period)
-        return count <= limit
+        return _take(key, limit=limit, timeout=period + 1)
 
     def wait(self) -> float | None:
         return getattr(self, "_wait", None)
 
 
-def _incr(key: str, *, timeout: int) -> int:
+# Tokens this process holds, per window key (only the current windows are kept).
+_held: dict[str, int] = {}
+
+
+def _take(key: str, *, limit: int, timeout: int) -> bool:
+    if _held.get(key, 0) > 0:
+        _held[key] -= 1
+        return True
+    chunk = max(1, min(50, limit // 100))
+    claimed = _incr(key, chunk, timeout=timeout)
+    granted = min(chunk, limit - (claimed - chunk))
+    if granted <= 0:
+        return False
+    if len(_held) > 1000:
+        _held.clear()
+    _held[key] = granted - 1
+    return True
+
+
+def _incr(key: str, delta: int, *, timeout: int) -> int:
     try:
-        return cache.incr(key)
-    except ValueError:  # first request of the window
-        if cache.add(key, 1, timeout):
-            return 1
-        return cache.incr(key)
+        return cache.incr(key, delta)
+    except ValueError:  # first claim of the window
+        if cache.add(key, delta, timeout):
+            return delta
+        return cache.incr(key, delta)
+
+
+def throttle_clear() -> None:
+    _held.clear()

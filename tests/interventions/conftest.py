@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from interventions.api.authentication import authentication_cache_clear
+from interventions.api.throttling import throttle_clear
 from interventions.selectors import snapshot_clear
 from interventions.services import directory_cache_clear
 
@@ -21,6 +22,7 @@ def _fresh_caches(settings):  # type: ignore[no-untyped-def]
     snapshot_clear()
     directory_cache_clear()
     authentication_cache_clear()
+    throttle_clear()
     yield
     snapshot_clear()
     directory_cache_clear()

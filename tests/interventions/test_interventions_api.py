@@ -279,3 +279,15 @@ def test_required_fields_are_named_when_missing(w, field):
     body.pop(field)
     response = w.client().post(URL, body, format="json")
     assert response.status_code == 400 and field in response.json()
+
+
+def test_the_partner_budget_is_shared_by_processes_and_never_exceeded(w, settings):
+    from interventions.api import throttling
+
+    settings.INTERVENTIONS_RATE_PER_PARTNER = "300/min"  # claimed 3 at a time
+    allowed = 0
+    for i in range(400):
+        if i % 7 == 0:
+            throttling.throttle_clear()  # another process: its unclaimed tokens are not ours
+        allowed += throttling._take("throttle:test:window", limit=300, timeout=60)
+    assert 0 < allowed <= 300
