@@ -131,9 +131,11 @@ class Server:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                sys.exit(f"gunicorn exited with status {self.process.returncode}")
             connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
             try:
                 connection.request("GET", "/bench/bare")
@@ -144,7 +146,7 @@ class Server:
             finally:
                 connection.close()
         self.stop()
-        sys.exit("gunicorn did not start")
+        sys.exit(f"gunicorn did not answer within {timeout:.0f} s")
 
     def stop(self) -> None:
         self.process.terminate()
