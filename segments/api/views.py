@@ -12,7 +12,7 @@ from django.utils.crypto import salted_hmac
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, UnsupportedMediaType, ValidationError
 from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -310,8 +310,11 @@ class RecipientImportView(APIView):
             name = (upload.name or "").lower()
             inferred = "ndjson" if name.endswith((".ndjson", ".jsonl")) else "csv"
             return upload.read(), data.get("format") or inferred
+        content = request.data.get("content") if isinstance(request.data, dict) else None
+        if not isinstance(content, bytes):
+            raise UnsupportedMediaType(request.content_type or "none")
         format = "ndjson" if request.content_type.startswith("application/x-ndjson") else "csv"
-        return request.data["content"], format
+        return content, format
 
 
 # ---- suppressions -----------------------------------------------------------------------------

@@ -271,3 +271,10 @@ def test_recipient_references_never_appear_in_api_answers(tenant) -> None:
     found = recipient_find(organisation=tenant.organisation, reference="SECRET-REF-77")
     response = tenant.client().get(f"/api/v1/recipients/{found.pk}")
     assert "SECRET-REF-77" not in response.content.decode()
+
+
+def test_an_upload_in_an_unsupported_format_is_a_415(tenant) -> None:
+    response = tenant.client().generic("POST", "/api/v1/recipients/import", b"reference\nP-1\n",
+                                       content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+    assert not Recipient.objects.exists()
