@@ -100,9 +100,21 @@ def reset(campaign_ids: list[int]) -> None:
         "evaluation_campaigndailyoutcome, evaluation_armsubjecttotal")
 
 
+def secondary_indexes(table: str) -> list[tuple[str, str]]:
+    return [tuple(row) for row in sql(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = %s AND NOT EXISTS "
+        "(SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)", [table])]
+
+
 def generate_exposures(organisation, campaign, rows: int) -> None:  # type: ignore[no-untyped-def]
+    """Bulk load as a data import would: secondary indexes dropped and rebuilt afterwards,
+    foreign-key triggers off for the load (the ids are known to be valid)."""
     arms = list(campaign.arms.order_by("pk").values_list("pk", flat=True))
     people = max(1, rows // 3)
+    indexes = secondary_indexes("evaluation_exposure")
+    for name, _ in indexes:
+        sql(f'DROP INDEX "{name}"')
+    sql("SET session_replication_role = replica")
     sql(
         "INSERT INTO evaluation_exposure (id, organisation_id, campaign_id, arm_id, source, "
         "channel, country, language, trigger, subject_key_id, subject_pseudonym, is_holdout, "
@@ -114,6 +126,10 @@ def generate_exposures(organisation, campaign, rows: int) -> None:  # type: igno
         "timestamptz '2026-11-01 00:00+00' + (i %% 30) * interval '1 day' "
         "+ (i %% 86400) * interval '1 second' FROM generate_series(1, %s) AS i",
         [organisation.pk, campaign.pk, arms, people, rows])
+    sql("SET session_replication_role = DEFAULT")
+    sql("SET maintenance_work_mem = '256MB'")
+    for _, definition in indexes:
+        sql(definition)
     sql("SELECT setseed(0.7)")
     sql(
         "INSERT INTO evaluation_outcome (organisation_id, exposure_id, campaign_id, kind, "
@@ -188,6 +204,7 @@ def bench_rollup(args, organisation, campaign) -> list[tuple[str, float, str]]: 
 
 
 def bench_report(args, campaign, user) -> list[tuple[str, float, str]]:  # type: ignore[no-untyped-def]
+    from django.core.cache import cache
     from django.test import Client
     from django.urls import reverse
 
@@ -204,15 +221,21 @@ def bench_report(args, campaign, user) -> list[tuple[str, float, str]]:  # type:
     def median(fn) -> float:  # type: ignore[no-untyped-def]
         return statistics.median(timed(fn)[0] for _ in range(args.repeat))
 
+    def cold() -> object:
+        cache.clear()  # charts are cached by what they draw: time a first view too
+        return client.get(url)
+
     baseline = median(lambda: sql(BASELINE_REPORT_SQL, [campaign.pk]))
     builder = median(lambda: campaign_report(campaign=campaign))
+    first = median(cold)
     page = median(lambda: client.get(url))
     status = client.get(url).status_code
     assert status == 200, f"report page answered {status}"
     return [
         ("baseline: plain SQL GROUP BY arm on cells", baseline, f"{cells:,} cells"),
         ("campaign_report() (stats, disclosure, ITS)", builder, f"{exposures:,} exposures"),
-        ("admin report page (HTML + 4 SVG charts)", page, "target < 1 s"),
+        ("admin report page, charts drawn", first, "4 SVG charts drawn (cache empty)"),
+        ("admin report page, charts cached", page, "target < 1 s"),
     ]
 
 
@@ -232,7 +255,7 @@ def main() -> None:
         print(f"{name:<46} {seconds:>9.3f}  {note}")
     rollup, baseline = rows[2][1], rows[1][1]
     print(f"\nrollup / plain GROUP BY: {rollup / baseline:.1f}x; "
-          f"report page / plain GROUP BY on cells: {rows[-1][1] / rows[-3][1]:.0f}x")
+          f"report page / plain GROUP BY on cells: {rows[-1][1] / rows[-4][1]:.0f}x")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ arm whose rate is hidden has no interval bar.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 
@@ -15,8 +16,10 @@ matplotlib.use("Agg")
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: small, searchable SVG
 
 # The object-oriented API only (no pyplot state machine): safe in threaded web servers.
+from django.core.cache import cache  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402 - the backend must be chosen first
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
 
 from evaluation.reports import CampaignReport  # noqa: E402
 
@@ -25,13 +28,15 @@ COLOURS = ("#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#66a182", "#8d6a9f", "#0
 
 def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    # Fixed margins (no bbox_inches="tight", which draws the figure twice).
+    figure.savefig(buffer, format="svg")
     text = buffer.getvalue()
     return text[text.index("<svg"):]  # drop the XML prologue: the SVG is inlined in HTML
 
 
 def _figure(width: float = 6.4, height: float = 3.2) -> tuple[Figure, Axes]:
     figure = Figure(figsize=(width, height), dpi=100)
+    figure.subplots_adjust(left=0.12, right=0.98, top=0.9, bottom=0.22)
     axes = figure.subplots()
     axes.spines[["top", "right"]].set_visible(False)
     return figure, axes
@@ -71,6 +76,9 @@ def funnel_chart(report: CampaignReport) -> str | None:
         positions = [j + i * width for j in range(len(stages))]
         axes.bar(positions, values, width=width, label=name, color=COLOURS[i % len(COLOURS)])
     axes.set_yscale("log")
+    # Plain "1,000" labels: the default 10^n labels go through mathtext, which is slow.
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    axes.yaxis.set_minor_locator(NullLocator())
     axes.set_xticks([j + 0.4 - width / 2 for j in range(len(stages))], stages, fontsize=8)
     axes.set_title("Funnel (suppressed counts left out)", fontsize=10)
     axes.legend(fontsize=8, frameon=False)
@@ -122,7 +130,33 @@ def _date_ticks(axes: Axes, labels) -> None:  # type: ignore[no-untyped-def]
     axes.set_xticks(ticks, [labels[i] for i in ticks], rotation=30, fontsize=7, ha="right")
 
 
+CHART_CACHE_SECONDS = 3600
+
+
+def _chart_inputs(report: CampaignReport) -> str:
+    """Everything the charts draw, as text: equal inputs give equal charts."""
+    population = report.population
+    return repr((
+        report.primary_outcome,
+        [(r.name, r.rates.get(report.primary_outcome)) for r in report.arms],
+        {name: [(s.label, s.count.value) for s in stages]
+         for name, stages in report.funnel.items()},
+        [(b.row_labels, b.arms, [[c.value for c in row] for row in b.cells])
+         for b in report.daily[:1]],
+        None if population is None else (
+            population.days, [c.value for c in population.counts], population.campaign_on,
+            population.its.fitted if population.its else None),
+    ))
+
+
 def report_charts(report: CampaignReport) -> dict[str, str]:
-    charts = {"arms": arms_chart(report), "funnel": funnel_chart(report),
-              "daily": daily_chart(report), "its": its_chart(report)}
-    return {name: svg for name, svg in charts.items() if svg}
+    """The report's charts as SVG text, cached by a digest of what they draw."""
+    digest = hashlib.sha256(_chart_inputs(report).encode()).hexdigest()
+    key = f"evaluation:charts:{report.campaign_id}:{digest}"
+    charts = cache.get(key)
+    if charts is None:
+        drawn = {"arms": arms_chart(report), "funnel": funnel_chart(report),
+                 "daily": daily_chart(report), "its": its_chart(report)}
+        charts = {name: svg for name, svg in drawn.items() if svg}
+        cache.set(key, charts, CHART_CACHE_SECONDS)
+    return charts
