@@ -33,6 +33,7 @@ lint: install
 check: install
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 	OUTREACH_PROFILE=production SECRET_KEY=check-deploy-$$(date +%s)-0123456789abcdefghijklmnopqrstuvwxyz \
 	  ALLOWED_HOSTS=outreach.example.org DATABASE_URL=postgres://u@127.0.0.1/outreach \
 	  REDIS_URL=redis://127.0.0.1:6379/0 CELERY_BROKER_URL=redis://127.0.0.1:6379/1 \

@@ -136,12 +136,13 @@ else:
 _BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = _required_in_production("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("in", "processed"):
+    for sub in ("in", "processed", "control"):
         (_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "in"),
         "data_folder_out": str(_BROKER_DIR / "in"),
         "processed_folder": str(_BROKER_DIR / "processed"),
+        "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
@@ -220,6 +221,16 @@ SPECTACULAR_SETTINGS = {
     # The schema and docs are public documentation; every endpoint they describe is not.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Several apps have a field called "kind" or "channel" with different choices.
+    "ENUM_NAME_OVERRIDES": {
+        "ContactChannelEnum": "segments.models.ContactChannel.choices",
+        "HelpResourceKindEnum": "directory.models.ResourceKind",
+        "ArmKindEnum": "campaigns.models.ArmKind",
+        "ScheduleKindEnum": "campaigns.models.ScheduleKind",
+        "ChannelEnum": "outreach.vocabulary.Channel",
+        "OutcomeKindEnum": "outreach.vocabulary.OutcomeKind",
+        "ReportedOutcomeKindEnum": "interventions.outcomes.REPORTABLE_KINDS",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
