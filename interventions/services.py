@@ -235,6 +235,7 @@ def _cached(key: tuple, load: Any) -> Any:
 
 def directory_cache_clear() -> None:
     _directory_cache.clear()
+    _rendered.clear()
 
 
 def _help_resources(*, campaign: Campaign, country: str, language: str, stage: str | None,
@@ -278,18 +279,54 @@ def _help_link(view: _ResourceView, *, exposure_id: uuid.UUID, at: datetime) -> 
     )
 
 
+# Rendered messages are cached with placeholder links and the real signed links are put in
+# afterwards: the output is identical, and the template engine runs once per distinct context
+# instead of once per request. A template that transforms a link (a filter on help_link) leaves
+# a mangled placeholder behind; that is detected and such a message is rendered directly.
+_LINK_MARK = "outreach-link-placeholder-"
+_rendered: dict[tuple, tuple[str, str, str]] = {}
+
+
 def _render(*, campaign: Campaign, message: Any, links: tuple[HelpLink, ...],
             notice: dict | None, country: str) -> ShownMessage:
-    items = [{"name": link.name, "phone": link.phone or "", "url": link.url,
+    real = {f"{_LINK_MARK}{i}x": link.url for i, link in enumerate(links) if link.url}
+    placeholder = {url: mark for mark, url in real.items()}
+    key = (message.pk, message.updated_at, campaign.pk, campaign.referral_code,
+           campaign.organisation.name, country, repr(notice),
+           tuple((link.name, link.phone, bool(link.open_now), link.kind, bool(link.url))
+                 for link in links))
+    parts = _rendered.get(key)
+    if parts is None:
+        parts = _render_parts(campaign=campaign, message=message, links=links, notice=notice,
+                              country=country, url_of=lambda link: placeholder.get(link.url, ""))
+        if len(_rendered) > 2048:
+            _rendered.clear()
+        _rendered[key] = parts
+    filled = [_fill(part, real) for part in parts]
+    if any(_LINK_MARK in part.lower() for part in filled):
+        filled = list(_render_parts(campaign=campaign, message=message, links=links,
+                                    notice=notice, country=country, url_of=lambda link: link.url))
+    return ShownMessage(title=filled[0], text=filled[1], html=filled[2],
+                        language=message.language)
+
+
+def _fill(text: str, real: dict[str, str]) -> str:
+    for mark, url in real.items():
+        text = text.replace(mark, url)
+    return text
+
+
+def _render_parts(*, campaign: Campaign, message: Any, links: tuple[HelpLink, ...],
+                  notice: dict | None, country: str, url_of: Any) -> tuple[str, str, str]:
+    items = [{"name": link.name, "phone": link.phone or "", "url": url_of(link),
               "open_now": bool(link.open_now), "kind": link.kind} for link in links]
     context = ports.RenderContext(
         help_resources=items, legal_notice=notice,
-        help_link=next((link.url for link in links if link.url), ""), opt_out_link="",
+        help_link=next((item["url"] for item in items if item["url"]), ""), opt_out_link="",
         referral_code=campaign.referral_code, organisation_name=campaign.organisation.name,
         language=message.language, country=country)
     rendered = ports.render_message(message=message, context=context)
-    return ShownMessage(title=rendered.subject, text=rendered.text,
-                        html=clean_html(rendered.html), language=message.language)
+    return rendered.subject, rendered.text, clean_html(rendered.html)
 
 
 # --- help-link clicks --------------------------------------------------------------------------

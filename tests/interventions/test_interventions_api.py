@@ -291,3 +291,20 @@ def test_the_partner_budget_is_shared_by_processes_and_never_exceeded(w, setting
             throttling.throttle_clear()  # another process: its unclaimed tokens are not ours
         allowed += throttling._take("throttle:test:window", limit=300, timeout=60)
     assert 0 < allowed <= 300
+
+
+def test_each_answer_carries_its_own_signed_links_in_the_message(w):
+    first = ask(w, session_id="one").json()
+    second = ask(w, session_id="two").json()
+    for body in (first, second):
+        assert body["help_resources"][0]["url"] in body["message"]["text"]
+        assert body["help_resources"][0]["url"] in body["message"]["html"]
+        assert "placeholder" not in body["message"]["text"] + body["message"]["html"]
+    assert first["message"]["text"] != second["message"]["text"]
+
+
+def test_a_template_that_transforms_the_link_is_still_rendered_with_the_real_link(db):
+    w = factories.world(body="Help: {{ help_link|upper }}")
+    body = ask(w).json()
+    assert body["help_resources"][0]["url"].upper() in body["message"]["text"]
+    assert "PLACEHOLDER" not in body["message"]["text"]
