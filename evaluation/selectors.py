@@ -29,14 +29,23 @@ def campaign_for_report(*, organisation, campaign_id: int):  # type: ignore[no-u
 
     from campaigns.models import Campaign
 
+    _check_id(campaign_id)
     visible = Campaign.objects.filter(Q(organisation=organisation) | Q(partners=organisation))
     return visible.distinct().get(pk=campaign_id)
+
+
+def _check_id(campaign_id: int) -> None:
+    from campaigns.models import Campaign
+
+    if not 0 < campaign_id < 2**63:  # beyond a bigint: no such row (and no database error)
+        raise Campaign.DoesNotExist
 
 
 def campaign_owned(*, organisation, campaign_id: int):  # type: ignore[no-untyped-def]
     """The campaign if ``organisation`` owns it (plans are the programme's own business)."""
     from campaigns.models import Campaign
 
+    _check_id(campaign_id)
     return Campaign.objects.get(organisation=organisation, pk=campaign_id)
 
 

@@ -69,6 +69,7 @@ PLAN_FIELDS = (
     "baseline_rate", "minimum_detectable_effect", "mde_is_relative", "analysis_method",
     "sequential",
 )
+MAX_SAMPLE_PER_ARM = 10**12  # beyond any campaign, and within a bigint
 COMPARATOR_ARM_KIND = {
     ComparatorKind.HOLDOUT: "holdout",
     ComparatorKind.NEUTRAL_CONTROL: "comparator",
@@ -104,11 +105,16 @@ def plan_expected_hash(plan: EvaluationPlan) -> str:
 def plan_required_sample_size(*, plan: EvaluationPlan) -> SampleSizeResult:
     """Per-arm sample for the plan's baseline, effect, alpha and power (statsmodels)."""
     try:
-        return required_sample_size(
+        result = required_sample_size(
             plan.baseline_rate, minimum_detectable_effect=plan.minimum_detectable_effect,
             relative=plan.mde_is_relative, alpha=plan.alpha, power=plan.power)
-    except ValueError as error:
+    except (ValueError, ArithmeticError) as error:
         raise InvalidInput(str(error), field="minimum_detectable_effect") from error
+    if not 0 < result.comparator_per_arm <= MAX_SAMPLE_PER_ARM:
+        raise InvalidInput(
+            f"this effect needs {result.comparator_per_arm:,} per arm; plan for an effect "
+            f"that needs at most {MAX_SAMPLE_PER_ARM:,}", field="minimum_detectable_effect")
+    return result
 
 
 def _check_outcomes(name: str, values: Any) -> list[str]:

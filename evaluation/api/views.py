@@ -35,7 +35,11 @@ class CsvRenderer(renderers.BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):  # type: ignore[no-untyped-def]
-        return data if isinstance(data, str | bytes) else ""
+        if isinstance(data, str | bytes):
+            return data
+        # An error answer ({"detail": ...}) asked for as CSV: one "field,message" row each.
+        rows = [f'"{k}","{str(v).replace(chr(34), chr(39))}"' for k, v in (data or {}).items()]
+        return "\n".join(["field,message", *rows]) + "\n"
 
 
 def _actor(request: Request) -> Actor:

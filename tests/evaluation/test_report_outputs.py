@@ -261,3 +261,21 @@ def test_the_plan_admin_amends_a_locked_plan_only_with_a_reason(tenant, campaign
     assert accepted.status_code == 302
     plan.refresh_from_db()
     assert plan.alpha == 0.01 and plan.amendments.count() == 1
+
+
+def test_an_id_beyond_any_row_is_a_404_not_a_database_error(tenant) -> None:  # type: ignore[no-untyped-def]
+    huge = 2**70
+    assert tenant.client().get(f"/api/v1/campaigns/{huge}/report").status_code == 404
+    assert tenant.client().get(f"/api/v1/campaigns/{huge}/plan").status_code == 404
+
+
+def test_an_undetectably_small_effect_is_a_400_naming_the_field(tenant) -> None:  # type: ignore[no-untyped-def]
+    campaign, _ = campaign_with_arms(tenant.organisation)
+    body = {**PLAN_BODY, "baseline_rate": 1e-9, "minimum_detectable_effect": 1e-9}
+    response = tenant.client().put(f"/api/v1/campaigns/{campaign.pk}/plan", body, format="json")
+    assert response.status_code == 400 and "minimum_detectable_effect" in response.json()
+
+
+def test_an_error_asked_for_as_csv_is_still_readable(other_tenant, campaign) -> None:  # type: ignore[no-untyped-def]
+    response = other_tenant.client().get(f"/api/v1/campaigns/{campaign.pk}/report?format=csv")
+    assert response.status_code == 404 and b"detail" in response.content
