@@ -88,8 +88,12 @@ def outcome_event_parse(raw: Any, *, at: datetime) -> OutcomeEvent:
     unknown = sorted(set(raw) - _EVENT_FIELDS)
     if unknown:
         errors["non_field_errors"] = [f"Unknown field(s): {', '.join(unknown)}."]
+    nulls = sorted(name for name in ("intervention_id", "referral_code", "occurred_at")
+                   if name in raw and raw[name] is None)
+    for name in nulls:  # leave a field out rather than sending null
+        errors[name] = ["May not be null: leave the field out."]
     kind = raw.get("kind")
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:
         errors["kind"] = [f"Use one of: {', '.join(sorted(_KINDS))}."]
     key = raw.get("idempotency_key")
     if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_CHARS or not key.isprintable():

@@ -27,7 +27,9 @@ def intervention_context_parse(data: Any) -> InterventionContext:
     values: dict[str, Any] = {}
     for name, limit, required in _TEXT_FIELDS:
         value = data.get(name)
-        if value is None or value == "":
+        if name in data and value is None:
+            errors[name] = ["May not be null."]
+        elif value is None or value == "":
             if required:
                 errors[name] = ["This field is required."]
             values[name] = ""
@@ -37,7 +39,7 @@ def intervention_context_parse(data: Any) -> InterventionContext:
             errors[name] = [f"Ensure this field has no more than {limit} characters."]
         else:
             values[name] = value if name == "session_id" else value.strip()
-    attributes = data.get("attributes") or {}
+    attributes = data.get("attributes", {})
     problem = _attributes_problem(attributes)
     if problem:
         errors["attributes"] = [problem]

@@ -4,9 +4,35 @@ from __future__ import annotations
 
 import re
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from interventions.outcomes import MAX_AGGREGATE_ROWS, MAX_KEY_CHARS, REPORTABLE_KINDS
+
+
+@extend_schema_field({"oneOf": [{"type": "string", "maxLength": 64}, {"type": "number"},
+                               {"type": "boolean"}]})
+class AttributeValueField(serializers.JSONField):
+    """A string (at most 64 characters), number or boolean."""
+
+
+class StrictCharField(serializers.CharField):
+    """A string only: DRF's CharField would also take 5 as "5", which the schema forbids."""
+
+    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer only: DRF's IntegerField would also take "5" and 5.0."""
+
+    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
 
 _ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 MAX_ATTRIBUTES = 16
@@ -25,7 +51,7 @@ class InterventionIn(serializers.Serializer):
     platform = serializers.CharField(max_length=64, required=False, allow_blank=True,
                                      default="", help_text="e.g. web, ios, android.")
     attributes = serializers.DictField(
-        child=serializers.JSONField(), required=False, default=dict,
+        child=AttributeValueField(), required=False, default=dict,
         help_text="Optional context such as age_band or surface: lower-case names, string, "
         "number or boolean values.")
 
@@ -132,10 +158,10 @@ class AggregateRowIn(serializers.Serializer):
     day = serializers.DateField()
     kind = serializers.ChoiceField(choices=[str(k) for k in REPORTABLE_KINDS],
                                    default="helpline_contact")
-    referral_source = serializers.CharField(
+    referral_source = StrictCharField(
         max_length=64, help_text="A campaign referral code, or your own label such as "
         "'search_warning' or 'unknown'.")
-    count = serializers.IntegerField(min_value=0, max_value=10_000_000)
+    count = StrictIntegerField(min_value=0, max_value=10_000_000)
 
 
 class AggregatesIn(serializers.Serializer):

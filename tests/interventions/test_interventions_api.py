@@ -308,3 +308,15 @@ def test_a_template_that_transforms_the_link_is_still_rendered_with_the_real_lin
     body = ask(w).json()
     assert body["help_resources"][0]["url"].upper() in body["message"]["text"]
     assert "PLACEHOLDER" not in body["message"]["text"]
+
+
+@pytest.mark.parametrize("attributes", [None, [], "surface", 0])
+def test_attributes_must_be_an_object_when_given(w, attributes):
+    response = ask(w, attributes=attributes)
+    assert response.status_code == 400 and "attributes" in response.json()
+
+
+@pytest.mark.parametrize("field", ["trigger", "platform", "session_id"])
+def test_fields_must_be_strings(w, field):
+    response = ask(w, **{field: 12345})
+    assert response.status_code == 400 and field in response.json()

@@ -230,3 +230,27 @@ def test_bad_aggregate_rows_are_refused(shown, helpline, row):
     assert response.status_code == 400
     assert "rows" in response.json()
     assert not DailyAggregate.objects.exists()
+
+
+@pytest.mark.parametrize("event", [
+    {"kind": {}, "idempotency_key": "k", "referral_code": "ABC"},
+    {"kind": ["help_click"], "idempotency_key": "k", "referral_code": "ABC"},
+    {"kind": "help_click", "idempotency_key": 5, "referral_code": "ABC"},
+    {"kind": "help_click", "idempotency_key": "k", "referral_code": "ABC",
+     "intervention_id": None},
+    {"kind": "help_click", "idempotency_key": "k", "referral_code": 12},
+])
+def test_wrongly_typed_events_are_a_400_never_a_500(shown, event):
+    w, _ = shown
+    assert post(w, event).status_code == 400
+
+
+@pytest.mark.parametrize("row", [
+    {"day": "2026-11-20", "kind": "helpline_contact", "referral_source": 5, "count": 1},
+    {"day": "2026-11-20", "kind": "helpline_contact", "referral_source": "x", "count": "1"},
+    {"day": "2026-11-20", "kind": "helpline_contact", "referral_source": "x", "count": True},
+])
+def test_aggregate_fields_must_have_their_documented_types(shown, helpline, row):
+    w, _ = shown
+    _, secret = helpline
+    assert w.client(secret).post(AGGREGATES, {"rows": [row]}, format="json").status_code == 400
