@@ -237,6 +237,10 @@ def _in_daily_window(start: time | None, end: time | None, now: time) -> bool:
 
 def segment_audience(*, segment: Any, channel: str, now: datetime) -> QuerySet:
     """Active, consented, not suppressed recipients of a segment who can be reached on channel."""
+    members = _owner("segments.selectors.segment_members")
+    if channel == "webhook" and members is not None:
+        # A webhook goes to a partner's system about the person, not to a contact of theirs.
+        return members(segment=segment, now=now)
     owner = _owner("segments.selectors.segment_audience")
     if owner is not None:
         return owner(segment=segment, channel=channel, now=now)

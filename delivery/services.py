@@ -147,7 +147,7 @@ def deliveries_record(*, outcomes: list[Outcome], worker_id: str, now: datetime)
             attempts.append(attempt)
         changed.append(outcome.delivery)
     if changed:
-        Delivery.objects.bulk_update(changed, _RECORDED_FIELDS)
+        _bulk_set(changed)
     if attempts:
         DeliveryAttempt.objects.bulk_create(attempts)
     for outcome in outcomes:
@@ -156,6 +156,40 @@ def deliveries_record(*, outcomes: list[Outcome], worker_id: str, now: datetime)
                                   channel=outcome.delivery.channel, reason=outcome.suppress,
                                   note=outcome.reason)
     return len(changed)
+
+
+_CASTS = {"state": "text", "reason": "text", "attempts": "integer",
+          "next_attempt_at": "timestamptz", "claimed_by": "text",
+          "lease_expires_at": "timestamptz", "sent_at": "timestamptz",
+          "provider_message_id": "text", "exposure_id": "uuid"}
+
+
+def _bulk_set(rows: list[Delivery]) -> None:
+    """One UPDATE ... FROM (VALUES ...) for a flush. Django's bulk_update builds a CASE per
+    field and row, which costs more to compile than the whole send; this is one statement."""
+    table = Delivery._meta.db_table
+    columns = ["id", *_RECORDED_FIELDS]
+    postgres = connection.vendor == "postgresql"
+
+    def placeholder(column: str) -> str:
+        cast = "uuid" if column == "id" else _CASTS[column]
+        return f"%s::{cast}" if postgres else "%s"
+
+    row_sql = "(" + ", ".join(placeholder(c) for c in columns) + ")"
+    params: list = []
+    for row in rows:
+        params += [_db_value(row, column) for column in columns]
+    assignments = ", ".join(f"{c} = v.{c}" for c in _RECORDED_FIELDS)
+    values = ", ".join([row_sql] * len(rows))
+    sql = (f"WITH v({', '.join(columns)}) AS (VALUES {values}) "  # noqa: S608 - fixed names
+           f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _db_value(row: Delivery, column: str) -> object:
+    field = Delivery._meta.get_field(column)
+    return field.get_db_prep_value(getattr(row, field.attname), connection)
 
 
 def _apply(outcome: Outcome, *, now: datetime) -> DeliveryAttempt | None:

@@ -73,6 +73,14 @@ def sending_campaign(organisation: Organisation, *, channel: str = "email",
     return SendingCampaign(campaign=campaign, schedule=schedule, segment=segment, arms=arms)
 
 
+def help_resource(organisation: Organisation) -> None:
+    """A confirmed helpline for the audience, so the campaign may launch and resume."""
+    from tests.directory.factories import HelpResourceFactory
+
+    HelpResourceFactory(organisation=organisation, audiences=["offender", "at_risk_self"],
+                        confirmed_at=timezone.now())
+
+
 def channel_config(organisation: Organisation, channel: str = "email", *,
                    settings: dict | None = None, secrets: dict | None = None,
                    rate: float = 10_000, burst: int = 10_000) -> ChannelConfig:

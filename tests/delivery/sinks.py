@@ -14,6 +14,7 @@ import socket
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote_plus
 
 from aiosmtpd.controller import Controller
 
@@ -110,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
             if recorder.unavailable > 0:
                 recorder.unavailable -= 1
                 return self._reply(503, {"message": "busy"})
-            text = body.decode()
+            text = unquote_plus(body.decode())
             if any(number in text for number in recorder.reject_to):
                 return self._reply(400, {"code": 21211, "message": "21211 invalid To number"})
             first = recorder.by_key.setdefault(key, {

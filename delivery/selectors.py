@@ -1,0 +1,77 @@
+"""Reads for the delivery engine, always scoped to the caller's organisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count
+
+from campaigns.models import Campaign
+from delivery.models import Delivery, DeliveryAttempt, DeliveryState
+from organisations.models import Organisation
+from outreach.disclosure import DisclosedCell, disclose_count
+
+
+def campaign_for_progress(*, organisation: Organisation, pk: object) -> Campaign | None:
+    """The organisation's own campaign (another organisation's is None: a 404, not a 403)."""
+    try:
+        number = int(str(pk))
+    except ValueError:
+        return None
+    return Campaign.objects.filter(organisation=organisation, pk=number).first()
+
+
+@dataclass(frozen=True)
+class Progress:
+    campaign: Campaign
+    counts: dict[str, int]  # exact: internal use only, show `disclosed()`
+    failure_reasons: list[tuple[str, int]]
+    retries: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def disclosed(self) -> dict:
+        """Every figure through disclosure control, ready for the admin page and the API."""
+        cells: dict[str, DisclosedCell] = {
+            state: disclose_count(self.counts.get(state, 0)) for state in DeliveryState.values}
+        return {
+            "campaign": self.campaign.pk,
+            "status": self.campaign.status,
+            "counts": {state: cell.display for state, cell in cells.items()},
+            "total": disclose_count(self.total).display,
+            "retries": disclose_count(self.retries).display,
+            "failure_reasons": [
+                {"reason": reason, "count": disclose_count(n).display}
+                for reason, n in self.failure_reasons],
+            "done_percent": self.done_percent(cells),
+        }
+
+    def done_percent(self, cells: dict[str, DisclosedCell]) -> int | None:
+        """Share finished, from the published (rounded) figures only; None if any is hidden."""
+        if any(cell.suppressed for cell in cells.values()):
+            return None
+        total = sum(cell.value or 0 for cell in cells.values())
+        waiting = (cells[DeliveryState.QUEUED].value or 0) + (
+            cells[DeliveryState.SENDING].value or 0)
+        return round(100 * (total - waiting) / total) if total else None
+
+
+def campaign_progress(*, campaign: Campaign, top_reasons: int = 5) -> Progress:
+    rows = Delivery.objects.filter(campaign=campaign)
+    counts = dict(rows.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    reasons = list(
+        rows.filter(state=DeliveryState.FAILED).values_list("reason")
+        .annotate(n=Count("id")).order_by("-n").values_list("reason", "n")[:top_reasons])
+    retries = DeliveryAttempt.objects.filter(delivery__campaign=campaign,
+                                             outcome="retry").count()
+    return Progress(campaign=campaign, counts=counts, failure_reasons=reasons, retries=retries)
+
+
+def delivery_for_provider_id(*, provider_message_id: str, channel: str) -> Delivery | None:
+    """For provider callbacks: the delivery a provider's message id belongs to."""
+    if not provider_message_id:
+        return None
+    return (Delivery.objects.select_related("recipient__organisation")
+            .filter(provider_message_id=provider_message_id, channel=channel).first())

@@ -1,0 +1,266 @@
+"""SMS and webhook channels against a fake provider, the status callback, the progress API,
+the shared rate limiter, health and the admin progress page."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from delivery import ratelimit
+from delivery.demo import seed_demo
+from delivery.fanout import schedule_fan_out
+from delivery.health import WorkersStale, check_workers, workers_status
+from delivery.models import Delivery, DeliveryAttempt
+from delivery.signing import HEADER, sign, verify
+from delivery.tasks import heartbeat
+from segments.models import Suppression
+from tests.delivery.conftest import send_until_idle
+from tests.delivery.factories import channel_config, recipients, sending_campaign
+
+pytestmark = pytest.mark.django_db
+
+
+def sms_config(organisation, sink):  # type: ignore[no-untyped-def]
+    return channel_config(organisation, "sms",
+                          settings={"base_url": sink.url, "account_sid": "AC123",
+                                    "from_number": "+447700900000"},
+                          secrets={"auth_token": "token", "callback_secret": "cb-secret"})
+
+
+def test_sms_goes_to_the_provider_with_the_delivery_id_as_idempotency_key(tenant, http_sink):
+    recipients(tenant.organisation, 5, channel="sms")
+    built = sending_campaign(tenant.organisation, channel="sms")
+    sms_config(tenant.organisation, http_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    assert send_until_idle().sent == 5
+    keys = set(http_sink.recorder.by_key)
+    assert keys == {str(pk) for pk in Delivery.objects.values_list("pk", flat=True)}
+    first = next(iter(http_sink.recorder.by_key.values()))
+    assert first["path"] == "/Accounts/AC123/Messages.json"
+    assert first["headers"]["Authorization"].startswith("Basic ")
+    sids = set(Delivery.objects.values_list("provider_message_id", flat=True))
+    assert all(sid.startswith("SM") for sid in sids) and len(sids) == 5
+
+
+def test_an_sms_provider_outage_is_retried_and_a_resend_is_deduplicated(tenant, http_sink):
+    recipients(tenant.organisation, 3, channel="sms")
+    built = sending_campaign(tenant.organisation, channel="sms")
+    sms_config(tenant.organisation, http_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    http_sink.recorder.unavailable = 3
+    assert send_until_idle().retried == 3
+    assert set(DeliveryAttempt.objects.values_list("reason", flat=True)) == {"http 503"}
+    Delivery.objects.update(next_attempt_at=timezone.now())
+    assert send_until_idle().sent == 3
+    # A worker that died after the provider accepted re-sends with the same key: one SMS.
+    Delivery.objects.update(state="queued")
+    send_until_idle()
+    assert len(http_sink.recorder.by_key) == 3 and http_sink.recorder.requests == 9
+
+
+def test_a_rejected_number_fails_with_the_providers_reason_and_is_suppressed(tenant,
+                                                                            http_sink):
+    recipients(tenant.organisation, 2, channel="sms")
+    built = sending_campaign(tenant.organisation, channel="sms")
+    sms_config(tenant.organisation, http_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    http_sink.recorder.reject_to = {"+447700900001"}
+    send_until_idle()
+    failed = Delivery.objects.get(state="failed")
+    assert failed.reason == "http 400 21211 invalid To number"
+    assert Suppression.objects.filter(recipient=failed.recipient, channel="sms",
+                                      reason="bounced").exists()
+
+
+def test_webhooks_are_signed_over_timestamp_and_body(tenant, http_sink):
+    recipients(tenant.organisation, 2)
+    built = sending_campaign(tenant.organisation, channel="webhook")
+    channel_config(tenant.organisation, "webhook", settings={"url": f"{http_sink.url}/hook"},
+                   secrets={"signing_secret": "partner-secret"})
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    assert send_until_idle().sent == 2
+    for key, request in http_sink.recorder.by_key.items():
+        body = request["body"]
+        assert verify(body, request["headers"][HEADER], secret="partner-secret")
+        assert not verify(body, request["headers"][HEADER], secret="wrong")
+        payload = json.loads(body)
+        assert payload["delivery_id"] == key
+        assert payload["referral_code"] == built.campaign.referral_code
+        assert "@" not in payload["recipient"]  # a pseudonymous reference, not a contact
+
+
+def test_a_signature_from_long_ago_is_refused():
+    body = b'{"a":1}'
+    old = sign(body, secret="s", timestamp=int(time.time()) - 3600)
+    assert not verify(body, old, secret="s")
+    assert verify(body, sign(body, secret="s"), secret="s")
+    assert not verify(body, "garbage", secret="s")
+
+
+def _sent_sms(tenant, http_sink) -> Delivery:  # type: ignore[no-untyped-def]
+    recipients(tenant.organisation, 1, channel="sms")
+    built = sending_campaign(tenant.organisation, channel="sms")
+    sms_config(tenant.organisation, http_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    send_until_idle()
+    return Delivery.objects.get()
+
+
+def _callback(client, payload: dict, secret: str = "cb-secret"):  # type: ignore[no-untyped-def]
+    from urllib.parse import urlencode
+
+    body = urlencode(payload)
+    return client.post("/api/v1/sms/status", body,
+                       content_type="application/x-www-form-urlencoded",
+                       headers={HEADER: sign(body.encode(), secret=secret)})
+
+
+def test_a_signed_delivered_report_marks_the_sms_delivered(tenant, http_sink, anonymous_client):
+    delivery = _sent_sms(tenant, http_sink)
+    response = _callback(anonymous_client, {"MessageSid": delivery.provider_message_id,
+                                            "MessageStatus": "delivered"})
+    assert response.status_code == 200, response.content
+    assert response.json() == {"state": "delivered", "changed": True}
+    delivery.refresh_from_db()
+    assert delivery.state == "delivered" and delivery.delivered_at is not None
+    again = _callback(anonymous_client, {"MessageSid": delivery.provider_message_id,
+                                         "MessageStatus": "sent"})
+    assert again.json()["changed"] is False
+
+
+def test_an_undelivered_report_fails_the_sms_and_suppresses_an_unreachable_number(
+        tenant, http_sink, anonymous_client):
+    delivery = _sent_sms(tenant, http_sink)
+    response = _callback(anonymous_client, {"MessageSid": delivery.provider_message_id,
+                                            "MessageStatus": "undelivered",
+                                            "ErrorCode": "30005"})
+    assert response.status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.state == "failed" and "30005" in delivery.reason
+    assert Suppression.objects.filter(channel="sms").exists()
+
+
+def test_status_callbacks_with_a_bad_signature_or_unknown_id_are_refused(tenant, http_sink,
+                                                                         anonymous_client):
+    delivery = _sent_sms(tenant, http_sink)
+    forged = _callback(anonymous_client, {"MessageSid": delivery.provider_message_id,
+                                          "MessageStatus": "delivered"}, secret="guess")
+    assert forged.status_code == 403
+    unknown = _callback(anonymous_client, {"MessageSid": "SMnope", "MessageStatus": "failed"})
+    assert unknown.status_code == 404
+    missing = _callback(anonymous_client, {"MessageStatus": "failed"})
+    assert missing.status_code == 400 and "MessageSid" in missing.content.decode()
+    delivery.refresh_from_db()
+    assert delivery.state == "sent"
+
+
+def test_progress_needs_a_key_the_scope_and_the_campaigns_organisation(tenant, other_tenant,
+                                                                      anonymous_client,
+                                                                      smtp_sink):
+    recipients(tenant.organisation, 12)
+    built = sending_campaign(tenant.organisation)
+    channel_config(tenant.organisation, settings={"host": "127.0.0.1", "port": smtp_sink.port})
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    send_until_idle()
+    url = f"/api/v1/campaigns/{built.campaign.pk}/progress"
+    assert anonymous_client.get(url).status_code == 401
+    lacking = tenant.client(tenant.key_with("segments:read"))
+    assert lacking.get(url).status_code == 403
+    assert other_tenant.client().get(url).status_code == 404
+    assert tenant.client().get("/api/v1/campaigns/nonsense/progress").status_code == 404
+    response = tenant.client(tenant.key_with("campaigns:read")).get(url)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["counts"]["sent"] == "10"  # 12, rounded to 5 by disclosure control
+    assert body["counts"]["failed"] == "0" and body["status"] == "running"
+
+
+def test_small_progress_counts_are_suppressed(tenant, smtp_sink):
+    recipients(tenant.organisation, 3)
+    built = sending_campaign(tenant.organisation)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    body = tenant.client().get(f"/api/v1/campaigns/{built.campaign.pk}/progress").json()
+    assert body["counts"]["queued"] == "<10" and body["done_percent"] is None
+
+
+def test_a_manager_watches_progress_and_pauses_and_resumes_in_the_admin(tenant, client):
+    from tests.delivery.factories import help_resource
+
+    recipients(tenant.organisation, 3)
+    help_resource(tenant.organisation)
+    built = sending_campaign(tenant.organisation)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    client.force_login(tenant.manager)
+    page = client.get(reverse("admin:delivery_campaign_progress", args=[built.campaign.pk]))
+    assert page.status_code == 200
+    assert b"Pause sending" in page.content and b"&lt;10" in page.content
+    pause = reverse("admin:delivery_campaign_control", args=[built.campaign.pk, "pause"])
+    assert client.post(pause).status_code == 302
+    built.campaign.refresh_from_db()
+    assert built.campaign.status == "paused"
+    resume = reverse("admin:delivery_campaign_control", args=[built.campaign.pk, "resume"])
+    client.post(resume)
+    built.campaign.refresh_from_db()
+    assert built.campaign.status == "running"
+
+
+def test_another_organisations_manager_cannot_see_or_pause_our_campaign(tenant, other_tenant,
+                                                                       client):
+    built = sending_campaign(tenant.organisation)
+    client.force_login(other_tenant.manager)
+    page = client.get(reverse("admin:delivery_campaign_progress", args=[built.campaign.pk]))
+    assert page.status_code == 404
+    pause = reverse("admin:delivery_campaign_control", args=[built.campaign.pk, "pause"])
+    assert client.post(pause).status_code == 404
+    built.campaign.refresh_from_db()
+    assert built.campaign.status == "running"
+
+
+def test_a_reviewer_sees_progress_but_cannot_pause(tenant, client):
+    built = sending_campaign(tenant.organisation)
+    client.force_login(tenant.reviewer)
+    page = client.get(reverse("admin:delivery_campaign_progress", args=[built.campaign.pk]))
+    assert page.status_code == 200 and b"Pause sending" not in page.content
+    pause = reverse("admin:delivery_campaign_control", args=[built.campaign.pk, "pause"])
+    assert client.post(pause).status_code == 403
+
+
+def test_the_token_bucket_is_shared_and_refills_at_its_rate(redis_url):
+    bucket = ratelimit.Bucket(organisation_id=999_001, channel=f"email-{time.time_ns()}",
+                              rate=10, burst=5)
+    first, second = ratelimit.RedisBuckets(redis_url), ratelimit.RedisBuckets(redis_url)
+    assert first.acquire(bucket, 5, max_wait=1) == 0  # the burst is there at once
+    wait = second.acquire(bucket, 5, max_wait=1)  # another "worker" shares the same bucket
+    assert 0.4 < wait <= 0.5  # 5 tokens at 10/s, minus what refilled meanwhile
+    assert first.acquire(bucket, 50, max_wait=1) < 0  # too long to wait: not reserved
+
+
+def test_the_local_bucket_keeps_the_same_rules():
+    buckets = ratelimit.LocalBuckets()
+    bucket = ratelimit.Bucket(1, "sms", rate=2, burst=2)
+    assert buckets.acquire(bucket, 2, max_wait=5) == 0
+    assert 0.9 < buckets.acquire(bucket, 2, max_wait=5) <= 1.0
+    assert buckets.acquire(bucket, 20, max_wait=5) < 0
+
+
+def test_health_reports_stale_queues_and_fails_only_when_workers_are_required(settings):
+    status = workers_status()
+    assert {state["status"] for state in status.values()} == {"stale"}
+    check_workers()  # a web process without workers is still healthy by default
+    settings.HEALTH_REQUIRE_WORKERS = True
+    with pytest.raises(WorkersStale):
+        check_workers()
+    for queue in status:
+        heartbeat(queue)  # what a worker does when the beat's heartbeat task reaches it
+    check_workers()
+    assert {state["status"] for state in workers_status().values()} == {"ok"}
+
+
+def test_the_demo_points_email_at_the_local_sink_and_is_idempotent(tenant):
+    first = seed_demo(organisation=tenant.organisation)
+    second = seed_demo(organisation=tenant.organisation)
+    assert first.pk == second.pk and first.settings["port"] == 1025
