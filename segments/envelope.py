@@ -17,7 +17,6 @@ pseudonyms, blind indexes and tokens (tests/segments/test_envelope.py proves it)
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -60,6 +59,27 @@ def seal(value: str, *, data_key: bytes, channel: str) -> str:
     nonce = secrets.token_bytes(NONCE_BYTES)
     sealed = AESGCM(data_key).encrypt(nonce, value.encode(), contact_context(channel).encode())
     return f"{SEALED_PREFIX}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+
+def seal_many(values: list[tuple[str, str]], *, data_key: bytes,
+              nonces: bytes | None = None) -> list[str]:
+    """`seal` for several (channel, value) pairs of one recipient with a single AESGCM object.
+
+    `nonces`: len(values) * 12 fresh random bytes drawn by the caller (one os.urandom call for
+    a whole batch instead of one per value); drawn here when not given.
+    """
+    cipher = AESGCM(data_key)
+    nonces = nonces or secrets.token_bytes(NONCE_BYTES * len(values))
+    sealed = []
+    for position, (channel, value) in enumerate(values):
+        nonce = nonces[position * NONCE_BYTES:(position + 1) * NONCE_BYTES]
+        body = nonce + cipher.encrypt(nonce, value.encode(), _CONTEXTS.get(channel)
+                                      or contact_context(channel).encode())
+        sealed.append(f"{SEALED_PREFIX}:{base64.urlsafe_b64encode(body).decode()}")
+    return sealed
+
+
+_CONTEXTS = {channel: contact_context(channel).encode() for channel in ("email", "sms")}
 
 
 def unseal(token: str, *, data_key: bytes, channel: str) -> str:
@@ -110,11 +130,12 @@ class KeySnapshot:
     # -- blind index (same digest as outreach.crypto.blind_index) --
     def blind_index(self, value: str, *, purpose: str) -> str:
         message = purpose.encode() + b"\x00" + value.strip().lower().encode()
-        return hmac.new(self.blind_index_key, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self.blind_index_key, message, "sha256").hex()
 
     # -- data keys (same token format as outreach.crypto.encrypt) --
-    def wrap(self, data_key: bytes, *, organisation_id: int) -> str:
-        nonce = secrets.token_bytes(NONCE_BYTES)
+    def wrap(self, data_key: bytes, *, organisation_id: int, nonce: bytes | None = None) -> str:
+        """`nonce`: 12 fresh random bytes from the caller (bulk paths draw them in one go)."""
+        nonce = nonce or secrets.token_bytes(NONCE_BYTES)
         plaintext = base64.urlsafe_b64encode(data_key)
         sealed = self._cipher(self.field_key_id).encrypt(
             nonce, plaintext, data_key_context(organisation_id).encode())
@@ -134,7 +155,6 @@ class KeySnapshot:
             raise DecryptionError("data key does not authenticate") from error
         return base64.urlsafe_b64decode(plain)
 
-
     def _cipher(self, key_id: str) -> AESGCM:
         # Building an AESGCM object costs more than sealing 32 bytes: keep one per key.
         ciphers = self.__dict__.setdefault("_ciphers", {})
@@ -144,5 +164,5 @@ class KeySnapshot:
 
 
 def _digest(key: bytes, purpose: str, identifier: str) -> str:
-    message = purpose.encode() + b"\x00" + identifier.encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    # hmac.digest is the one-shot C path: same value as hmac.new(...).hexdigest(), ~3x faster.
+    return hmac.digest(key, purpose.encode() + b"\x00" + identifier.encode(), "sha256").hex()

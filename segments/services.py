@@ -6,7 +6,9 @@ never contain a reference, a contact value or a pseudonym: only counts and field
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -17,13 +19,16 @@ from django.utils import timezone
 
 from organisations.models import Organisation
 from organisations.services import Actor, audit_record
+from outreach.crypto import NONCE_BYTES
 from outreach.errors import Conflict, InvalidInput, PayloadTooLarge
 from segments.envelope import (
+    DATA_KEY_BYTES,
     KeySnapshot,
     contact_purpose,
     new_data_key,
     reference_purpose,
     seal,
+    seal_many,
 )
 from segments.importing import (
     EMAIL_PROBLEM,
@@ -56,6 +61,9 @@ logger = logging.getLogger(__name__)
 # Each batch looks up every reference under every held pseudonym key in one IN (...): keep
 # the parameter count well below SQLite's and psycopg's limits even with a year of keys.
 IMPORT_BATCH_SIZE = 1000
+# PostgreSQL path: references travel as one text parameter and rows as COPY, so there is no
+# parameter limit; bigger batches mean fewer round trips (memory stays a few MB per batch).
+COPY_IMPORT_BATCH_SIZE = 5000
 DEFAULT_IMPORT_MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -233,6 +241,13 @@ def recipients_import(*, organisation: Organisation,
 
 def _write_batches(rows: list[RecipientRow], *, organisation: Organisation, keys: KeySnapshot,
                    now: datetime, report: ImportReport) -> None:
+    connection = connections[router.db_for_write(Recipient)]
+    if connection.vendor == "postgresql":
+        writer = _CopyImport(connection, organisation=organisation, keys=keys, now=now,
+                             report=report)
+        for start in range(0, len(rows), COPY_IMPORT_BATCH_SIZE):
+            writer.write(rows[start:start + COPY_IMPORT_BATCH_SIZE])
+        return
     for start in range(0, len(rows), IMPORT_BATCH_SIZE):
         batch = rows[start:start + IMPORT_BATCH_SIZE]
         _ImportBatch(organisation=organisation, keys=keys, now=now, report=report).write(batch)
@@ -423,6 +438,188 @@ class _ImportBatch:
         point.consented_at = row.consented_at or self.now
         point.verified = row.verified
         point.updated_at = self.now
+
+
+class _CopyImport:
+    """PostgreSQL bulk path: no model objects, rows go as tuples straight into COPY.
+
+    Per batch: one look-up of the references already held (under every pseudonym key still
+    held), ids for the new recipients drawn from the sequence, COPY of the new recipients and
+    their contact points, and for recipients already held a COPY into a temporary table applied
+    with one UPDATE ... FROM (profile, re-keying) and one INSERT ... ON CONFLICT (contacts).
+    Runs inside the import's transaction: a unique violation (a concurrent import of the same
+    references) rolls everything back and surfaces as IntegrityError, like the ORM path.
+    """
+
+    def __init__(self, connection: Any, *, organisation: Organisation, keys: KeySnapshot,
+                 now: datetime, report: ImportReport) -> None:
+        self.connection = connection
+        self.organisation_id = organisation.pk
+        self.keys = keys
+        self.now = now
+        self.report = report
+        self.purpose = reference_purpose(organisation.pk)
+        self.contact_purposes = {channel: contact_purpose(channel, organisation.pk)
+                                 for channel in ContactChannel.values}
+        quote = connection.ops.quote_name
+        self.recipients = quote(Recipient._meta.db_table)
+        self.contact_points = quote(ContactPoint._meta.db_table)
+        # Columns this path does not set get their model default, so a field added to the
+        # models later cannot make COPY fail on a NOT NULL column.
+        self.recipient_extra = _default_columns(Recipient, connection, RECIPIENT_COPY_COLUMNS)
+        self.contact_extra = _default_columns(ContactPoint, connection,
+                                              ("id", *CONTACT_COPY_COLUMNS))
+
+    def write(self, rows: list[RecipientRow]) -> None:
+        current_key = self.keys.pseudonym_key_id
+        candidates = [self.keys.candidates(row.reference, purpose=self.purpose) for row in rows]
+        held = self.existing(candidates)
+        new_rows, updates = [], []
+        for row, options in zip(rows, candidates, strict=True):
+            current = next(c for c in options if c.key_id == current_key)
+            # Newest key first: a recipient already under the current key wins over an old one.
+            found = next((held[(c.key_id, c.value)] for c in options
+                          if (c.key_id, c.value) in held), None)
+            if found is None:
+                new_rows.append((row, current))
+            elif found[1] == RecipientStatus.ERASED:
+                self.report.rejected.append(RowError(
+                    row.row, "reference", "this recipient was erased and cannot be re-imported"))
+            else:
+                updates.append((row, current, found))
+        with self.connection.cursor() as cursor, self.connection.wrap_database_errors:
+            self.create(cursor.cursor, new_rows)
+            self.update(cursor.cursor, updates)
+        self.report.created += len(new_rows)
+        self.report.updated += len(updates)
+
+    def existing(self, candidates: list[list[Any]]) -> dict[tuple[str, str], tuple]:
+        """(key id, pseudonym) -> (id, status, wrapped data key) of recipients already held.
+
+        Key ids and hex pseudonyms never contain commas: each list travels as one text
+        parameter instead of thousands of bound values.
+        """
+        key_ids = ",".join(c.key_id for options in candidates for c in options)
+        values = ",".join(c.value for options in candidates for c in options)
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT r.reference_key_id, r.reference_pseudonym, r.id, r.status, "  # noqa: S608
+                "r.data_key_wrapped FROM unnest(string_to_array(%s, ','), "
+                "string_to_array(%s, ',')) AS c(key_id, pseudonym) "
+                f"JOIN {self.recipients} r ON r.organisation_id = %s "
+                "AND r.reference_key_id = c.key_id AND r.reference_pseudonym = c.pseudonym",
+                [key_ids, values, self.organisation_id])
+            return {(key_id, value): rest for key_id, value, *rest in cursor.fetchall()}
+
+    def create(self, cursor: Any, rows: list[tuple[RecipientRow, Any]]) -> None:
+        if not rows:
+            return
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
+                       "FROM generate_series(1, %s)", [Recipient._meta.db_table, len(rows)])
+        ids = [pk for (pk,) in cursor.fetchall()]
+        data_keys = _random_chunks(len(rows), DATA_KEY_BYTES)
+        nonces = _random_chunks(len(rows), NONCE_BYTES)
+        now, organisation_id, extra = self.now, self.organisation_id, self.recipient_extra
+        contacts = []
+        names = ", ".join([*RECIPIENT_COPY_COLUMNS, *extra])
+        with cursor.copy(f"COPY {self.recipients} ({names}) FROM STDIN") as copy:
+            for pk, data_key, nonce, (row, current) in zip(ids, data_keys, nonces, rows,
+                                                            strict=True):
+                wrapped = self.keys.wrap(data_key, organisation_id=organisation_id,
+                                         nonce=nonce)
+                copy.write_row((pk, organisation_id, current.key_id, current.value, row.stage,
+                                row.country, row.language, row.time_zone, row.age,
+                                json.dumps(row.attributes), row.status, now, now, wrapped,
+                                *extra.values()))
+                if row.contacts:
+                    contacts.append((pk, data_key, row))
+        self.copy_contacts(cursor, contacts, table=self.contact_points)
+
+    def update(self, cursor: Any, rows: list[tuple[RecipientRow, Any, tuple]]) -> None:
+        if not rows:
+            return
+        now, organisation_id = self.now, self.organisation_id
+        contacts = []
+        names = ", ".join(RECIPIENT_UPDATE_COLUMNS)
+        cursor.execute(f"CREATE TEMPORARY TABLE import_recipient ON COMMIT DROP AS "  # noqa: S608
+                       f"SELECT id, {names} FROM {self.recipients} WITH NO DATA")
+        with cursor.copy(f"COPY import_recipient (id, {names}) FROM STDIN") as copy:
+            for row, current, (pk, _status, wrapped) in rows:
+                if wrapped:
+                    data_key = self.keys.unwrap(wrapped, organisation_id=organisation_id)
+                else:
+                    data_key = new_data_key()
+                    wrapped = self.keys.wrap(data_key, organisation_id=organisation_id)
+                # Re-keyed to the current period so that old pseudonym keys can be destroyed.
+                copy.write_row((pk, current.key_id, current.value, row.stage, row.country,
+                                row.language, row.time_zone, row.age,
+                                json.dumps(row.attributes), row.status, wrapped, now))
+                if row.contacts:
+                    contacts.append((pk, data_key, row))
+        assignments = ", ".join(f"{name} = staged.{name}" for name in RECIPIENT_UPDATE_COLUMNS)
+        cursor.execute(f"UPDATE {self.recipients} SET {assignments} "  # noqa: S608
+                       f"FROM import_recipient AS staged WHERE {self.recipients}.id = staged.id")
+        cursor.execute("DROP TABLE import_recipient")
+        if not contacts:
+            return
+        columns = ", ".join([*CONTACT_COPY_COLUMNS, *self.contact_extra])
+        cursor.execute(f"CREATE TEMPORARY TABLE import_contact ON COMMIT DROP AS "  # noqa: S608
+                       f"SELECT {columns} FROM {self.contact_points} WITH NO DATA")
+        self.copy_contacts(cursor, contacts, table="import_contact")
+        # created_at is kept on conflict: the contact point existed before this import.
+        updated = ", ".join(f"{name} = EXCLUDED.{name}" for name in CONTACT_UPSERT_COLUMNS)
+        cursor.execute(f"INSERT INTO {self.contact_points} ({columns}) "  # noqa: S608
+                       f"SELECT {columns} FROM import_contact "
+                       f"ON CONFLICT (recipient_id, channel) DO UPDATE SET {updated}")
+        cursor.execute("DROP TABLE import_contact")
+
+    def copy_contacts(self, cursor: Any, contacts: list[tuple[int, bytes, RecipientRow]], *,
+                      table: str) -> None:
+        if not contacts:
+            return
+        now, extra = self.now, self.contact_extra
+        nonces = iter(_random_chunks(sum(len(row.contacts) for _, _, row in contacts),
+                                     NONCE_BYTES))
+        names = ", ".join([*CONTACT_COPY_COLUMNS, *extra])
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for pk, data_key, row in contacts:
+                pairs = [(contact.channel, contact.value) for contact in row.contacts]
+                sealed = seal_many(pairs, data_key=data_key,
+                                   nonces=b"".join(next(nonces) for _ in pairs))
+                consented_at = row.consented_at or now
+                for (channel, value), token in zip(pairs, sealed, strict=True):
+                    index = self.keys.blind_index(value, purpose=self.contact_purposes[channel])
+                    copy.write_row((pk, channel, token, index, row.consent_basis,
+                                    row.consent_source, consented_at, row.verified, now, now,
+                                    *extra.values()))
+
+
+RECIPIENT_COPY_COLUMNS = (
+    "id", "organisation_id", "reference_key_id", "reference_pseudonym", "stage", "country",
+    "language", "time_zone", "age", "attributes", "status", "created_at", "updated_at",
+    "data_key_wrapped")
+RECIPIENT_UPDATE_COLUMNS = (
+    "reference_key_id", "reference_pseudonym", "stage", "country", "language", "time_zone",
+    "age", "attributes", "status", "data_key_wrapped", "updated_at")
+CONTACT_COPY_COLUMNS = (
+    "recipient_id", "channel", "value_sealed", "blind_index", "consent_basis", "consent_source",
+    "consented_at", "verified", "created_at", "updated_at")
+CONTACT_UPSERT_COLUMNS = ("value_sealed", "blind_index", "consent_basis", "consent_source",
+                          "consented_at", "verified", "updated_at")
+
+
+def _default_columns(model: type[models.Model], connection: Any,
+                     handled: Iterable[str]) -> dict[str, Any]:
+    """column -> database value of the default, for every column the bulk path leaves out."""
+    handled = set(handled)
+    return {field.column: field.get_db_prep_save(field.get_default(), connection)
+            for field in model._meta.concrete_fields if field.column not in handled}
+
+
+def _random_chunks(count: int, size: int) -> list[bytes]:
+    """`count` independent random byte strings of `size`, from one os.urandom call."""
+    material = os.urandom(count * size)
+    return [material[start:start + size] for start in range(0, count * size, size)]
 
 
 def rows_insert(model: type[models.Model], objects: list[models.Model],
