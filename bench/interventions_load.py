@@ -93,7 +93,8 @@ def wrk_closed_loop(wrk: str, server: Server, *, method: str, path: str, key: st
     data = json.loads(line[5:])
     seconds = data["duration_us"] / 1e6
     return {"rps": data["requests"] / seconds, "p50": data["p50_us"] / 1000,
-            "p99": data["p99_us"] / 1000, "errors": data["errors"] + data["non_2xx"],
+            "p99": data["p99_us"] / 1000,
+            "errors": f"{data['non_2xx']} http, {data['errors']} socket",
             "requests": data["requests"]}
 
 
