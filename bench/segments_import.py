@@ -1,6 +1,7 @@
 """Bulk import of 100,000 recipients (target: under 30 s on PostgreSQL).
 
     DATABASE_URL=postgres://postgres@127.0.0.1/outreach .venv/bin/python bench/segments_import.py
+    ... bench/segments_import.py --rows 20000     # a quick run (prints a linear projection)
 
 Baseline in the same run: bulk_create of the same number of bare Recipient rows (no parsing,
 validation, pseudonyms or encryption), i.e. what the database alone costs.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 
 from _segments_db import scratch_database, table, timed
 
@@ -20,6 +22,8 @@ from segments.services import custom_attribute_create, recipients_import_file
 
 STAGES = ("offender", "at_risk", "concerned_other")
 COUNTRIES = ("GB", "IE", "DE", "NL")
+TARGET_ROWS = 100_000
+TARGET_SECONDS = 30
 
 
 def csv_file(rows: int, *, prefix: str) -> bytes:
@@ -36,7 +40,8 @@ def csv_file(rows: int, *, prefix: str) -> bytes:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=TARGET_ROWS,
+                        help="rows per import (default: the target's 100,000)")
     rows = parser.parse_args().rows
     with scratch_database():
         organisation = Organisation.objects.create(name="Bench", slug="bench",
@@ -75,8 +80,19 @@ def main() -> None:
              f"{update_seconds:.2f}", f"{rows / update_seconds:,.0f}",
              f"{update_seconds / base_seconds:.1f}x"),
         ])
-        print(f"\ntarget: {rows:,} rows in under 30 s -> "
-              f"{'met' if max(create_seconds, update_seconds) < 30 else 'NOT met'}")
+        slowest = max(create_seconds, update_seconds)
+        if rows >= TARGET_ROWS:
+            print(f"\ntarget: {TARGET_ROWS:,} rows in under {TARGET_SECONDS} s -> "
+                  f"{'met' if slowest < TARGET_SECONDS else 'NOT met'}")
+        else:
+            print(f"\ntarget is {TARGET_ROWS:,} rows in under {TARGET_SECONDS} s; linear "
+                  f"projection from {rows:,} rows: {slowest * TARGET_ROWS / rows:.0f} s "
+                  "(run without --rows to measure it)")
+        # Other processes share the machine: the ratio to the baseline, measured in this same
+        # run, is the comparable figure; the load average says how busy the machine was.
+        print("load average (1, 5, 15 min): "
+              + ", ".join(f"{load:.1f}" for load in os.getloadavg())
+              + f" on {os.cpu_count()} CPUs")
         print(f"file size {len(content) / 1e6:.1f} MB; rejected rows: {report.rejected_rows}")
 
 

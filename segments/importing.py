@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import EmailValidator, validate_email
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -46,6 +46,13 @@ _LANGUAGE = re.compile(r"[a-z]{2}")
 _PHONE = re.compile(r"\+[1-9]\d{6,14}")
 _PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 _TIME_ZONES = frozenset(available_timezones())
+_WHOLE_NUMBER = re.compile(r"\s*\d{1,4}\s*")
+_NUMBER = re.compile(r"\s*[+-]?\d+(\.\d+)?\s*")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Django's own e-mail patterns, compiled once: its validator reaches them through lazy objects,
+# which cost more than the match itself on a 100,000-row import.
+_EMAIL_USER = re.compile(EmailValidator.user_regex.pattern, re.IGNORECASE)
+_EMAIL_DOMAIN = re.compile(EmailValidator.domain_regex.pattern, re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -216,7 +223,9 @@ class _RowChecker:
             if key == "attributes":
                 continue
             if key in KNOWN_FIELDS:
-                flat[key] = _blank_to_none(value)
+                # _blank_to_none inlined: this runs once per cell of the upload.
+                flat[key] = (None if value is None or (isinstance(value, str)
+                                                       and not value.strip()) else value)
             else:
                 custom[key] = value
         return flat, custom
@@ -357,6 +366,13 @@ PHONE_PROBLEM = "must be an international number such as +447700900123"
 
 def email_normalise(value: Any) -> str | None:
     text = value.strip() if isinstance(value, str) else ""
+    # Fast path: the checks validate_email makes for an ordinary address, in the same order;
+    # whatever does not pass them (allow-listed hosts, address literals, invalid values) is
+    # decided by validate_email itself, so the result is always exactly Django's.
+    if "@" in text and len(text) <= 320:
+        user, _, domain = text.rpartition("@")
+        if _EMAIL_USER.match(user) and _EMAIL_DOMAIN.match(domain):
+            return text
     try:
         validate_email(text)
     except ValidationError:
@@ -388,7 +404,7 @@ def _whole_number(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,4}\s*", value):
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
         return int(value)
     return None
 
@@ -398,7 +414,7 @@ def _number(value: Any) -> int | float | None:
         return None
     if isinstance(value, int | float):
         number = value
-    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+(\.\d+)?\s*", value):
+    elif isinstance(value, str) and _NUMBER.fullmatch(value):
         number = float(value) if "." in value else int(value)
     else:
         return None
@@ -411,7 +427,7 @@ def _attribute_value(spec: AttributeSpec, value: Any) -> Any:
     if spec.type == FieldType.NUMBER:
         return _number(value)
     if spec.type == FieldType.DATE:
-        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
             try:
                 return date.fromisoformat(value.strip()).isoformat()
             except ValueError:

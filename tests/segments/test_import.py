@@ -188,3 +188,102 @@ def test_the_same_reference_in_two_organisations_is_two_recipients(tenant, other
     ours = recipient_find(organisation=tenant.organisation, reference="P-1")
     theirs = recipient_find(organisation=other_tenant.organisation, reference="P-1")
     assert ours.reference_pseudonym != theirs.reference_pseudonym
+
+
+def test_a_re_import_adds_a_new_channel_and_keeps_the_existing_contact(tenant) -> None:
+    upload(tenant.organisation,
+           "reference,email,consent_basis,consent_source\nP-1,ann@example.org,consent,web\n")
+    recipient = recipient_find(organisation=tenant.organisation, reference="P-1")
+    email_point = recipient.contact_points.get(channel="email")
+    report = upload(
+        tenant.organisation,
+        "reference,email,phone,consent_basis,consent_source\n"
+        "P-1,ann.new@example.org,+447700900123,public_task,probation intake\n",
+    )
+    assert (report.created, report.updated, report.rejected) == (0, 1, [])
+    assert contact_for(recipient=recipient, channel="email") == "ann.new@example.org"
+    assert contact_for(recipient=recipient, channel="sms") == "+447700900123"
+    updated_email = recipient.contact_points.get(channel="email")
+    assert updated_email.pk == email_point.pk
+    assert updated_email.created_at == email_point.created_at
+    assert (updated_email.consent_basis, updated_email.consent_source) == (
+        "public_task", "probation intake")
+    assert recipient.contact_points.count() == 2
+
+
+def test_batches_mix_new_updated_erased_and_repeated_rows(tenant, monkeypatch) -> None:
+    from segments import services
+    from segments.services import recipient_erase
+
+    monkeypatch.setattr(services, "IMPORT_BATCH_SIZE", 2)
+    monkeypatch.setattr(services, "COPY_IMPORT_BATCH_SIZE", 2)
+    upload(tenant.organisation,
+           "reference,country,email,consent_basis\nP-2,GB,two@example.org,consent\n"
+           "P-4,GB,four@example.org,consent\nP-5,GB,,\n")
+    erased = recipient_find(organisation=tenant.organisation, reference="P-5")
+    recipient_erase(recipient=erased, actor=SYSTEM)
+    report = upload(
+        tenant.organisation,
+        "reference,country,email,consent_basis\n"
+        "P-1,IE,one@example.org,consent\n"
+        "P-2,IE,two.new@example.org,consent\n"
+        "P-3,IE,,\n"
+        "P-2,DE,,\n"
+        "P-4,IE,,\n"
+        "P-5,IE,five@example.org,consent\n"
+        "P-6,IE,six@example.org,consent\n",
+    )
+    assert (report.created, report.updated) == (3, 2)
+    assert problems(report) == [(5, "reference"), (7, "reference")]
+    countries = {reference: recipient_find(organisation=tenant.organisation,
+                                           reference=reference).country
+                 for reference in ("P-1", "P-2", "P-3", "P-4", "P-6")}
+    assert set(countries.values()) == {"IE"}
+    found = {reference: recipient_find(organisation=tenant.organisation, reference=reference)
+             for reference in ("P-1", "P-2", "P-4", "P-6")}
+    assert contact_for(recipient=found["P-1"], channel="email") == "one@example.org"
+    assert contact_for(recipient=found["P-2"], channel="email") == "two.new@example.org"
+    assert contact_for(recipient=found["P-4"], channel="email") == "four@example.org"
+    assert contact_for(recipient=found["P-6"], channel="email") == "six@example.org"
+    erased.refresh_from_db()
+    assert erased.status == "erased" and not erased.contact_points.exists()
+    assert Recipient.objects.filter(organisation=tenant.organisation).count() == 6
+
+
+def test_a_reference_written_by_a_concurrent_import_is_a_conflict_and_nothing_is_kept(
+        tenant, monkeypatch) -> None:
+    from outreach.errors import Conflict
+    from segments import services
+
+    upload(tenant.organisation, "reference,country\nP-1,GB\n")
+    # As if another import wrote P-1 between our look-up and our insert.
+    monkeypatch.setattr(services._ImportBatch, "existing", lambda self, candidates: {})
+    monkeypatch.setattr(services._CopyImport, "existing", lambda self, candidates: {})
+    with pytest.raises(Conflict):
+        upload(tenant.organisation,
+               "reference,country,email,consent_basis\nP-0,IE,zero@example.org,consent\n"
+               "P-1,IE,,\n")
+    assert recipient_find(organisation=tenant.organisation, reference="P-0") is None
+    assert recipient_find(organisation=tenant.organisation, reference="P-1").country == "GB"
+    assert not ContactPoint.objects.exists()
+
+
+@pytest.mark.parametrize("value", [
+    "ann@example.org", "Ann.Lee+tag@Example.ORG", "a@localhost", "a@[127.0.0.1]",
+    "a@[::1]", '"quoted name"@example.org', "a..b@example.org", ".a@example.org",
+    "a@example", "a@-example.org", "a@example-.org", "a@@example.org", "@example.org",
+    "a@", "a@exämple.org", "ü@example.org", "a b@example.org", "a@example.o",
+    "x" * 64 + "@" + "y" * 250 + ".org", "a@" + "b" * 64 + ".org",
+])
+def test_the_email_check_accepts_exactly_what_django_accepts(value) -> None:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    from segments.importing import email_normalise
+
+    try:
+        validate_email(value)
+        expected = value
+    except ValidationError:
+        expected = None
+    assert email_normalise(value) == expected
