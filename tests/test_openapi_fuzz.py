@@ -5,6 +5,8 @@ New endpoints are covered automatically as soon as they appear in /api/schema/.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -13,7 +15,28 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from outreach.wsgi import application
 
-pytestmark = pytest.mark.django_db
+
+@schemathesis.serializer("application/x-ndjson")
+def ndjson(context, value) -> bytes:  # type: ignore[no-untyped-def]
+    """Lets the fuzzer send NDJSON bodies (batch outcome upload): one JSON value per line."""
+    if isinstance(value, str | bytes):
+        return value.encode() if isinstance(value, str) else value
+    lines = value if isinstance(value, list) else [value]
+    return "".join(json.dumps(line) + "\n" for line in lines).encode()
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Calls go through the real WSGI app, which closes "old" connections at each request's
+    end; inside the test transaction that would close it (Django's test client does the same)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
