@@ -124,8 +124,14 @@ class KeySnapshot:
         return Pseudonym(self.pseudonym_key_id, _digest(key, purpose, identifier))
 
     def candidates(self, identifier: str, *, purpose: str) -> list[Pseudonym]:
-        return [Pseudonym(key_id, _digest(key, purpose, identifier))
-                for key_id, key in sorted(self.pseudonym_keys.items(), reverse=True)]
+        """Under every key held, newest first (called once per row of a bulk import)."""
+        ring = self.__dict__.get("_newest_first")
+        if ring is None:
+            ring = self.__dict__["_newest_first"] = sorted(self.pseudonym_keys.items(),
+                                                           reverse=True)
+        message = purpose.encode() + b"\x00" + identifier.encode()
+        return [Pseudonym(key_id, hmac.digest(key, message, "sha256").hex())
+                for key_id, key in ring]
 
     # -- blind index (same digest as outreach.crypto.blind_index) --
     def blind_index(self, value: str, *, purpose: str) -> str:
