@@ -19,6 +19,7 @@ The fixed context (what a programme manager may write between `{{ }}`):
 
 from __future__ import annotations
 
+import functools
 import html as html_lib
 import math
 import re
@@ -98,7 +99,9 @@ class RenderedMessage:
 
 # --- validation ----------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=512)
 def compile_template(source: str):  # type: ignore[no-untyped-def]
+    """Compiled templates are immutable and safe to share: compile each source once."""
     if len(source) > MAX_TEMPLATE_CHARS:
         raise RenderError(f"template is longer than {MAX_TEMPLATE_CHARS} characters")
     try:

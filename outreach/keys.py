@@ -10,6 +10,7 @@ and older ones stay readable until `manage.py keys_rotate_fields` re-encrypts.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import secrets
 from datetime import UTC, datetime
@@ -48,8 +49,17 @@ def _parse_env_ring(text: str) -> dict[str, bytes]:
 
 
 def _read_dir_ring(directory: Path) -> dict[str, bytes]:
-    if not directory.is_dir():
+    try:
+        # Adding or deleting a key file changes the directory's mtime: one stat per call
+        # instead of reading every file on the hot path.
+        version = directory.stat().st_mtime_ns
+    except FileNotFoundError:
         return {}
+    return _read_dir_ring_version(directory, version)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_dir_ring_version(directory: Path, version: int) -> dict[str, bytes]:
     files = sorted(directory.glob("*.key"), reverse=True)
     return {path.stem: _decode(path.read_text()) for path in files}
 
@@ -80,7 +90,7 @@ class KeyRing:
     def keys(self) -> dict[str, bytes]:
         if self.env_value:
             return _parse_env_ring(self.env_value)
-        return _read_dir_ring(self.directory)
+        return dict(_read_dir_ring(self.directory))
 
     def get(self, key_id: str, *, create: bool = False) -> bytes:
         key = self.keys().get(key_id)
