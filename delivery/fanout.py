@@ -21,7 +21,7 @@ from django.db import connection, transaction
 
 from campaigns.models import Campaign, Schedule
 from delivery import ports
-from delivery.models import Delivery, DeliveryState, SkipReason, uuid7
+from delivery.models import Delivery, DeliveryState, SkipReason, uuid7_hex_stream
 from organisations.services import Actor, audit_record
 from outreach.pseudonyms import Pseudonym
 
@@ -62,6 +62,11 @@ def schedule_fan_out(*, schedule_id: int, now: datetime) -> FanOutResult | None:
     rows = 0
     skipped = 0
     already = Delivery.objects.filter(schedule=schedule, occurrence_key=occurrence).exists()
+    if not already and connection.vendor == "postgresql":
+        # Safe without waiting for the WAL flush: rows and the schedule's advance commit
+        # together, so a crash that loses this commit loses both, and the step fires again.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
     if not already:
         plan = _Plan(campaign=campaign, schedule=schedule, occurrence=occurrence,
                      fire_at=fire_at, now=now)
@@ -102,6 +107,7 @@ class _Plan:
         self.languages = [lang for lang in (campaign.languages or []) if lang]
         self._messages: dict[tuple[int, str], int | None] = {}
         self._due: dict[str, datetime] = {}
+        self._ids = uuid7_hex_stream()
 
     def rows(self) -> Iterator[tuple]:
         seen: set[int] = set()
@@ -137,7 +143,7 @@ class _Plan:
             message_id = self.message_for(arm, language)
             if message_id is None:
                 state, reason = DeliveryState.SKIPPED, SkipReason.NO_MESSAGE
-        return (uuid7(), self.campaign.organisation_id, self.campaign.pk, self.schedule.pk,
+        return (next(self._ids), self.campaign.organisation_id, self.campaign.pk, self.schedule.pk,
                 self.occurrence, recipient_id, segment_id, arm.pk, message_id, self.channel,
                 str(state), str(reason), 0, self.due_at(time_zone), "", "", self.now)
 
@@ -195,10 +201,24 @@ def _copy(rows: Iterator[tuple], chunk: int = 50_000) -> tuple[int, int]:
 
 
 def _copy_chunk(rows: list[tuple]) -> int:
+    """One COPY in PostgreSQL's text format, formatted by hand (write_row per row costs more
+    than everything else in the fan-out). Every value here is an id, a fixed vocabulary word or
+    a timestamp, so nothing needs escaping."""
     sql = f"COPY {Delivery._meta.db_table} ({', '.join(COLUMNS)}) FROM STDIN"
+    stamps: dict[datetime, str] = {}
+
+    def text(value: object) -> str:
+        if value is None:
+            return "\\N"
+        if isinstance(value, datetime):
+            if value not in stamps:
+                stamps[value] = value.isoformat()
+            return stamps[value]
+        return str(value)
+
+    lines = ["\t".join([text(v) for v in row]) for row in rows]
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row(row)
+        copy.write("\n".join(lines) + "\n")
     return len(rows)
 
 

@@ -8,11 +8,14 @@ function has landed, the fallbacks can be deleted; the call sites stay as they a
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import hmac
 import importlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,8 +51,9 @@ def assign_arm(*, campaign: Any, subject: Pseudonym, at: datetime) -> Any:
 
 
 def arm_assigner(*, campaign: Any, at: datetime) -> Callable[[Pseudonym], Any]:
-    """`assign_arm` for a whole audience: the same answers (tests prove it), with the per-call
-    work (sorting arms, the daily rotation) done once instead of a million times."""
+    """`assign_arm` for a whole audience: the same answers (tests/delivery proves it on
+    thousands of subjects), with the per-call work (sorting arms, weight sums, the daily
+    rotation) done once instead of a million times."""
     from campaigns import assignment
 
     if campaign.design == "time_rotated":
@@ -58,14 +62,25 @@ def arm_assigner(*, campaign: Any, at: datetime) -> Callable[[Pseudonym], Any]:
             campaign=campaign, subject=subject) else None)
     arms = assignment.ordered_arms(campaign)
     key = assignment.assignment_key()
-    seed = campaign.assignment_seed
+    prefix = f"{campaign.assignment_seed}:".encode()
+    live = [(arm, Decimal(arm.weight)) for arm in arms if Decimal(arm.weight) > 0]
+    total = sum((weight for _, weight in live), Decimal(0))
+    bounds: list[Decimal] = []
+    for _, weight in live:
+        bounds.append((bounds[-1] if bounds else Decimal(0)) + weight)
+    namespaced = bool(campaign.assignment_namespace)
 
     def assign(subject: Pseudonym) -> Any:
-        if campaign.assignment_namespace and not assignment.in_namespace_share(
-                campaign=campaign, subject=subject):
+        if namespaced and not assignment.in_namespace_share(campaign=campaign,
+                                                            subject=subject):
             return None
-        u = assignment.unit_interval(f"{seed}:{subject.value}", key=key)
-        return assignment.arm_for_unit(arms, u)
+        if not live:
+            return None
+        # Same digest and same Decimal arithmetic as assignment.unit_interval / arm_for_unit.
+        digest = hmac.digest(key, prefix + subject.value.encode(), "sha256")
+        target = Decimal(int.from_bytes(digest[:8], "big") / 2**64) * total
+        index = bisect.bisect_right(bounds, target)
+        return live[index][0] if index < len(live) else live[0][0]
 
     return assign
 

@@ -27,7 +27,7 @@ from uuid import UUID
 
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Arm, Campaign, Message, Schedule
 from delivery import ports, ratelimit
 from delivery.channels import ChannelSender, Outgoing, PermanentError, TransientError, sender_for
 from delivery.conf import int_setting, setting
@@ -40,6 +40,7 @@ from delivery.services import (
     deliveries_record,
     deliveries_release,
 )
+from segments.models import Segment
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +60,7 @@ class BatchReport:
 
 def deliveries_send(*, ids: list[UUID], worker_id: str, lease_deadline: float) -> BatchReport:
     """Send a batch this worker claimed. `lease_deadline` is time.monotonic() at lease end."""
-    rows = list(Delivery.objects.filter(pk__in=ids, state=DeliveryState.SENDING,
-                                        claimed_by=worker_id)
-                .select_related("recipient", "message", "arm", "campaign__organisation",
-                                "schedule", "segment"))
+    rows = load_claimed(ids=ids, worker_id=worker_id)
     batch = _Batch(worker_id=worker_id, lease_deadline=lease_deadline)
     batch.pending = {row.pk for row in rows}
     try:
@@ -75,6 +73,33 @@ def deliveries_send(*, ids: list[UUID], worker_id: str, lease_deadline: float) -
         if batch.pending:  # anything not sent or recorded goes back at once
             batch.report.released += deliveries_release(ids=batch.pending, worker_id=worker_id)
     return batch.report
+
+
+def load_claimed(*, ids: list[UUID], worker_id: str) -> list[Delivery]:
+    """The claimed rows with their recipients; the few campaigns, arms, messages, steps and
+    segments of a batch are loaded once each and shared, not joined into every row."""
+    rows = list(Delivery.objects.filter(pk__in=ids, state=DeliveryState.SENDING,
+                                        claimed_by=worker_id).select_related("recipient"))
+    related = {
+        "campaign": Campaign.objects.select_related("organisation"),
+        "arm": Arm.objects.all(), "message": Message.objects.all(),
+        "schedule": Schedule.objects.select_related("campaign__organisation"),
+        "segment": Segment.objects.all(),
+    }
+    for name, queryset in related.items():
+        wanted = {getattr(row, f"{name}_id") for row in rows} - {None}
+        found = queryset.in_bulk(wanted) if wanted else {}
+        for row in rows:
+            key = getattr(row, f"{name}_id")
+            if key is not None:
+                setattr(row, name, found.get(key))
+    gone = set(ids) - {row.pk for row in rows}
+    if gone:  # rows whose recipient no longer exists (the join dropped them)
+        Delivery.objects.filter(pk__in=gone, state=DeliveryState.SENDING,
+                                claimed_by=worker_id).update(
+            state=DeliveryState.FAILED, reason="the recipient no longer exists",
+            claimed_by="", lease_expires_at=None)
+    return rows
 
 
 class _Batch:

@@ -1,6 +1,6 @@
 """The signature on outgoing partner webhooks and incoming provider callbacks.
 
-Scheme (documented for partners in docs/delivery.md):
+Scheme (documented for partners in delivery/README.md):
 
     Outreach-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + raw body)>
 

@@ -72,6 +72,12 @@ def heartbeat(queue: str) -> None:
     cache.set(HEARTBEAT_KEY.format(queue=queue), time.time(), timeout=24 * 3600)
 
 
+@shared_task(name="delivery.probe", queue="send", acks_late=True, ignore_result=True)
+def probe(counter: str) -> None:
+    """Does nothing but count itself: the bare Celery round trip the benchmark compares with."""
+    cache.incr(counter)
+
+
 BEAT_SCHEDULE = {
     "delivery-tick": {"task": "delivery.tick", "schedule": setting("DELIVERY_TICK_SECONDS"),
                       "options": {"queue": "maintenance", "expires": 30}},

@@ -44,7 +44,7 @@ class SmsStatusView(APIView):
 
     The provider signs each callback with the SMS channel's `callback_secret`:
     `Outreach-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>." + raw body)>`
-    (see docs/delivery.md). Unknown message ids are a 404, a bad signature a 403.
+    (see delivery/README.md). Unknown message ids are a 404, a bad signature a 403.
     """
 
     authentication_classes: list = []

@@ -274,3 +274,24 @@ def test_a_recipient_erased_after_fan_out_is_not_sent_to(tenant, smtp_sink):
     recipient_erase(recipient=Recipient.objects.order_by("pk").first(), actor=Actor.system())
     send_until_idle()
     assert sorted(states(built.campaign).items()) == [("sent", 1), ("skipped", 1)]
+
+
+def test_the_bulk_assigner_agrees_with_assign_arm_for_every_subject(tenant):
+    from decimal import Decimal
+
+    from campaigns.assignment import assign_arm
+    from campaigns.models import Arm
+    from delivery.ports import arm_assigner
+    from outreach.pseudonyms import Pseudonym
+
+    built = sending_campaign(tenant.organisation)
+    Arm.objects.create(campaign=built.campaign, name="legal", weight=Decimal("0.3333"))
+    Arm.objects.create(campaign=built.campaign, name="unused", weight=0)
+    Arm.objects.create(campaign=built.campaign, name="holdout", kind="holdout",
+                       weight=Decimal("0.1"))
+    campaign = type(built.campaign).objects.prefetch_related("arms").get(pk=built.campaign.pk)
+    now = timezone.now()
+    assign = arm_assigner(campaign=campaign, at=now)
+    subjects = [Pseudonym("2026-11", f"{n:064x}") for n in range(0, 4000 * 7919, 7919)]
+    assert all(assign(s) == assign_arm(campaign=campaign, subject=s, at=now) for s in subjects)
+    assert {assign(s).name for s in subjects} == {"supportive", "legal", "holdout"}
