@@ -184,6 +184,19 @@ def test_a_scheduled_campaign_is_read_only_in_the_admin(built, tenant) -> None:
     assert 'name="transition-start"' in page.content.decode()
 
 
+def test_a_scheduled_campaign_links_to_its_sending_progress_and_report(built, tenant) -> None:
+    from campaigns import services
+
+    campaign = approve(built, tenant)
+    services.campaign_schedule(campaign=campaign, actor=Actor(user=tenant.manager))
+    client = signed_in(tenant.manager)
+    page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+    for link in (f"/admin/delivery/delivery/campaign/{campaign.pk}/progress/",
+                 f"/admin/evaluation/evaluationplan/campaign/{campaign.pk}/report/"):
+        assert link in page
+        assert client.get(link).status_code == 200
+
+
 def test_another_organisations_campaign_is_not_found_in_the_admin(built, other_tenant) -> None:
     client = signed_in(other_tenant.manager)
     assert client.get(f"/admin/campaigns/campaign/{built.campaign.pk}/change/").status_code \
