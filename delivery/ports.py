@@ -349,6 +349,20 @@ def opt_out_url(*, recipient: Any, channel: str, campaign: Any) -> str:
     return str(owner(recipient=recipient, channel=channel)) if owner is not None else ""
 
 
+def exposures_record_many(records: list[dict]) -> list[Any]:
+    """Exposures for a flush of sends, through the evaluation app's writer.
+
+    Uses `evaluation.services.exposures_record_many(records)` (one INSERT) when it exists, else
+    `exposure_record(**record)` per row; `records` hold exposure_record's keyword arguments.
+    """
+    bulk = _owner("evaluation.services.exposures_record_many")
+    if bulk is not None:
+        return list(bulk(records))
+    from evaluation.services import exposure_record
+
+    return [exposure_record(**record) for record in records]
+
+
 def frequency_capped(*, campaign: Any, now: datetime) -> set[tuple[str, str]]:
     """(key id, pseudonym) of everyone who already had the campaign's cap of exposures."""
     from django.db.models import Count

@@ -31,7 +31,6 @@ from delivery.models import (
     DeliveryState,
     SkipReason,
 )
-from evaluation.services import exposure_record
 from outreach.pseudonyms import Pseudonym
 
 logger = logging.getLogger(__name__)
@@ -146,6 +145,7 @@ def deliveries_record(*, outcomes: list[Outcome], worker_id: str, now: datetime)
         if attempt is not None:
             attempts.append(attempt)
         changed.append(outcome.delivery)
+    _exposures(changed, now=now)
     if changed:
         _bulk_set(changed)
     if attempts:
@@ -200,12 +200,12 @@ def _apply(outcome: Outcome, *, now: datetime) -> DeliveryAttempt | None:
         row.state, row.sent_at = DeliveryState.SENT, now
         row.provider_message_id = outcome.provider_message_id[:128]
         row.attempts += 1
-        row.exposure_id = _exposure(row, now=now)
+        row.exposure_id = _PENDING_EXPOSURE
         return None
     if outcome.result in (Result.SKIPPED, Result.SUPPRESSED):
         row.state = DeliveryState(outcome.result.value)
         if outcome.reason == SkipReason.HOLDOUT:
-            row.exposure_id, row.sent_at = _exposure(row, now=now), now
+            row.exposure_id, row.sent_at = _PENDING_EXPOSURE, now
         return None
     row.attempts += 1
     if outcome.result == Result.RETRY and row.attempts < int_setting("DELIVERY_MAX_ATTEMPTS"):
@@ -225,15 +225,29 @@ def subject_of(delivery: Delivery) -> Pseudonym:
     return Pseudonym(recipient.reference_key_id, recipient.reference_pseudonym)
 
 
-def _exposure(delivery: Delivery, *, now: datetime) -> UUID:
+_PENDING_EXPOSURE = UUID(int=0)  # marks rows whose exposure the flush still has to write
+
+
+def _exposures(rows: list[Delivery], *, now: datetime) -> None:
+    """Write the flush's exposures (sent messages and holdout assignments) and link them."""
+    pending = [row for row in rows if row.exposure_id == _PENDING_EXPOSURE]
+    if not pending:
+        return
+    records = [_exposure_fields(row, now=now) for row in pending]
+    exposures = ports.exposures_record_many(records)
+    for row, exposure in zip(pending, exposures, strict=True):
+        row.exposure_id = exposure.pk
+
+
+def _exposure_fields(delivery: Delivery, *, now: datetime) -> dict:
     recipient = delivery.recipient
-    exposure = exposure_record(
-        campaign=delivery.campaign, arm=delivery.arm, subject=subject_of(delivery),
-        source="delivery", channel=delivery.channel, country=recipient.country,
-        language=(delivery.message.language if delivery.message else recipient.language),
-        segment=delivery.segment, schedule=delivery.schedule, message=delivery.message,
-        occurred_at=now)
-    return exposure.pk
+    return {
+        "campaign": delivery.campaign, "arm": delivery.arm, "subject": subject_of(delivery),
+        "source": "delivery", "channel": delivery.channel, "country": recipient.country,
+        "language": delivery.message.language if delivery.message else recipient.language,
+        "segment": delivery.segment, "schedule": delivery.schedule,
+        "message": delivery.message, "occurred_at": now,
+    }
 
 
 def retry_delay(attempt: int, *, retry_after: float | None = None) -> float:
