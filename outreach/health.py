@@ -32,10 +32,18 @@ def check_cache() -> None:
     cache.delete(key)
 
 
+def check_workers() -> None:
+    # Proves tasks complete (a heartbeat task's timestamp), not that a process exists.
+    from delivery.health import check_workers as delivery_check_workers
+
+    delivery_check_workers()
+
+
 CHECKS: dict[str, Callable[[], None]] = {
     "database": check_database,
     "broker": check_broker,
     "cache": check_cache,
+    "workers": check_workers,
 }
 
 
@@ -48,9 +56,19 @@ def run_check(check: Callable[[], None]) -> dict:
     return {"status": "ok", "ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
+def queue_heartbeats() -> dict:
+    from delivery.health import workers_status
+
+    try:
+        return workers_status()
+    except Exception:
+        return {}
+
+
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     results = {name: run_check(check) for name, check in CHECKS.items()}
     down = [name for name, result in results.items() if result["status"] != "ok"]
-    body = {"status": "down" if down else "ok", "down": down, "checks": results}
+    body = {"status": "down" if down else "ok", "down": down, "checks": results,
+            "queues": queue_heartbeats()}
     return JsonResponse(body, status=503 if down else 200)

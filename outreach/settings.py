@@ -240,6 +240,9 @@ SPECTACULAR_SETTINGS = {
 MAX_REQUEST_BYTES = int(_env("MAX_REQUEST_BYTES", str(20 * 1024 * 1024)) or 0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 
+# /healthz fails (503) when no worker completed a heartbeat recently; on where workers run.
+HEALTH_REQUIRE_WORKERS = (_env("HEALTH_REQUIRE_WORKERS", "1" if PRODUCTION else "0") == "1")
+
 # --- Directory -------------------------------------------------------------------------------
 HELP_RESOURCE_STALE_AFTER_DAYS = int(_env("HELP_RESOURCE_STALE_AFTER_DAYS", "365") or 365)
 SHARED_DATA_DIR = Path(_env("OUTREACH_SHARED_DATA_DIR", str(BASE_DIR.parent / "shared" / "data"))

@@ -31,3 +31,25 @@ def test_healthz_answers_503_naming_the_cache_when_it_is_down(client, monkeypatc
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["down"] == ["cache"]
+
+
+@pytest.mark.django_db
+def test_healthz_names_the_workers_when_none_completed_a_heartbeat(client, settings):
+    settings.HEALTH_REQUIRE_WORKERS = True
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["down"] == ["workers"]
+    assert {q["status"] for q in response.json()["queues"].values()} == {"stale"}
+
+
+@pytest.mark.django_db
+def test_healthz_is_ok_once_every_queue_ran_a_heartbeat(client, settings):
+    from delivery.tasks import QUEUES, heartbeat
+
+    settings.HEALTH_REQUIRE_WORKERS = True
+    for queue in QUEUES:
+        heartbeat.run(queue)  # what a worker consuming that queue does
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.json()
+    assert {q["status"] for q in response.json()["queues"].values()} == {"ok"}
+
