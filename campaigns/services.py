@@ -231,7 +231,15 @@ def campaign_schedule(*, campaign: Campaign, actor: Actor, now: datetime | None 
 
 @transaction.atomic
 def campaign_start(*, campaign: Campaign, actor: Actor) -> Campaign:
-    """scheduled -> running (the beat when the first flight begins, or the delivery engine)."""
+    """scheduled -> running (the beat when the first flight begins, or the delivery engine).
+
+    The evaluation plan is locked in the same transaction: what was pre-registered is what
+    the campaign starts with.
+    """
+    from evaluation.services import plan_lock_for_campaign
+
+    _require_state(campaign, "start")
+    plan_lock_for_campaign(campaign=campaign, actor=actor)
     return _transition(campaign=campaign, action="start", actor=actor)
 
 
