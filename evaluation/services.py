@@ -52,7 +52,25 @@ def exposure_record(*, campaign, arm, subject: Pseudonym, source: str, channel: 
                     partner=None, message=None, trigger: str = "",
                     occurred_at: datetime | None = None) -> Exposure:
     """Record one exposure (a holdout assignment counts too: arm.kind == "holdout")."""
-    return Exposure.objects.create(
+    exposure = _exposure(campaign=campaign, arm=arm, subject=subject, source=source,
+                         channel=channel, country=country, language=language, segment=segment,
+                         schedule=schedule, partner=partner, message=message, trigger=trigger,
+                         occurred_at=occurred_at)
+    exposure.save(force_insert=True)
+    return exposure
+
+
+def exposures_record_many(records: list[dict]) -> list[Exposure]:
+    """Many exposures in one INSERT (a worker's flush of sends); each dict holds
+    `exposure_record`'s keyword arguments."""
+    return Exposure.objects.bulk_create([_exposure(**record) for record in records])
+
+
+def _exposure(*, campaign, arm, subject: Pseudonym, source: str, channel: str,  # type: ignore[no-untyped-def]
+              country: str = "", language: str = "", segment=None, schedule=None,
+              partner=None, message=None, trigger: str = "",
+              occurred_at: datetime | None = None) -> Exposure:
+    return Exposure(
         organisation_id=campaign.organisation_id, campaign=campaign, arm=arm,
         schedule=schedule, segment=segment, partner=partner, message=message,
         source=ExposureSource(source), channel=channel, country=country, language=language,
