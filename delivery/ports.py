@@ -122,6 +122,13 @@ def render_context(*, campaign: Any, country: str, language: str, stage: str | N
                                 stage=stage, link_signer=signer, opt_out_url=opt_out_url, at=at)
 
 
+def personalise_links(text: str, exposure_id: Any) -> str:
+    """Re-sign the batch render's placeholder help links for one person's exposure."""
+    from interventions.links import personalise_help_links
+
+    return personalise_help_links(text, exposure_id=exposure_id)
+
+
 def campaign_pause(*, campaign: Any, reason: str) -> bool:
     """Pause a running campaign on the system's behalf (auto-pause); False if not running."""
     from organisations.services import Actor, audit_record

@@ -285,10 +285,15 @@ class _Batch:
             self.renders[key] = (rendered, context, swappable)
         rendered, context, swappable = self.renders[key]
         if not swappable:  # a filter changed the link: render this person on their own
-            return ports.render(message=row.message, context=replace(context,
-                                                                     opt_out_link=opt_out))
-        return replace(
-            rendered,
-            subject=rendered.subject.replace(OPT_OUT_SENTINEL, opt_out),
-            text=rendered.text.replace(OPT_OUT_SENTINEL, opt_out),
-            html=rendered.html.replace(OPT_OUT_SENTINEL, html_lib.escape(opt_out)))
+            rendered = ports.render(message=row.message, context=replace(context,
+                                                                         opt_out_link=opt_out))
+        else:
+            rendered = replace(
+                rendered,
+                subject=rendered.subject.replace(OPT_OUT_SENTINEL, opt_out),
+                text=rendered.text.replace(OPT_OUT_SENTINEL, opt_out),
+                html=rendered.html.replace(OPT_OUT_SENTINEL, html_lib.escape(opt_out)))
+        # Help links go through the signed /go/ redirect, signed for this delivery's exposure
+        # (whose id is the delivery id), so a click is counted against the right arm.
+        return replace(rendered, text=ports.personalise_links(rendered.text, row.pk),
+                       html=ports.personalise_links(rendered.html, row.pk))

@@ -247,6 +247,9 @@ def _exposure_fields(delivery: Delivery, *, now: datetime) -> dict:
         "language": delivery.message.language if delivery.message else recipient.language,
         "segment": delivery.segment, "schedule": delivery.schedule,
         "message": delivery.message, "occurred_at": now,
+        # The exposure shares the delivery's id: the help links in the message were signed
+        # for it before it existed.
+        "exposure_id": delivery.pk,
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,27 +51,34 @@ logger = logging.getLogger(__name__)
 def exposure_record(*, campaign, arm, subject: Pseudonym, source: str, channel: str,  # type: ignore[no-untyped-def]
                     country: str = "", language: str = "", segment=None, schedule=None,
                     partner=None, message=None, trigger: str = "",
-                    occurred_at: datetime | None = None) -> Exposure:
-    """Record one exposure (a holdout assignment counts too: arm.kind == "holdout")."""
+                    occurred_at: datetime | None = None,
+                    exposure_id: uuid.UUID | None = None) -> Exposure:
+    """Record one exposure (a holdout assignment counts too: arm.kind == "holdout").
+
+    `exposure_id` lets a sender fix the id in advance (links signed before the send)."""
     exposure = _exposure(campaign=campaign, arm=arm, subject=subject, source=source,
                          channel=channel, country=country, language=language, segment=segment,
                          schedule=schedule, partner=partner, message=message, trigger=trigger,
-                         occurred_at=occurred_at)
+                         occurred_at=occurred_at, exposure_id=exposure_id)
     exposure.save(force_insert=True)
     return exposure
 
 
 def exposures_record_many(records: list[dict]) -> list[Exposure]:
     """Many exposures in one INSERT (a worker's flush of sends); each dict holds
-    `exposure_record`'s keyword arguments."""
-    return Exposure.objects.bulk_create([_exposure(**record) for record in records])
+    `exposure_record`'s keyword arguments. An exposure whose fixed id exists already (a message
+    re-sent after a crash) is not counted twice."""
+    return Exposure.objects.bulk_create([_exposure(**record) for record in records],
+                                        ignore_conflicts=True)
 
 
 def _exposure(*, campaign, arm, subject: Pseudonym, source: str, channel: str,  # type: ignore[no-untyped-def]
               country: str = "", language: str = "", segment=None, schedule=None,
               partner=None, message=None, trigger: str = "",
-              occurred_at: datetime | None = None) -> Exposure:
+              occurred_at: datetime | None = None,
+              exposure_id: uuid.UUID | None = None) -> Exposure:
     return Exposure(
+        id=exposure_id or uuid.uuid4(),
         organisation_id=campaign.organisation_id, campaign=campaign, arm=arm,
         schedule=schedule, segment=segment, partner=partner, message=message,
         source=ExposureSource(source), channel=channel, country=country, language=language,

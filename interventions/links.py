@@ -51,6 +51,31 @@ def link_token(*, exposure_id: uuid.UUID, resource_id: int) -> str:
     return signer.sign_object({"e": exposure_id.hex, "r": int(resource_id)})
 
 
+# Scheduled messages are rendered once for many people before their exposures exist: links are
+# signed for this placeholder first, then re-signed per person by `personalise_help_links`.
+PENDING_EXPOSURE = uuid.UUID(int=0)
+
+
+def help_link_signer(resource: object) -> str:
+    """The link_signer for batch rendering: a placeholder link per resource."""
+    return link_url(exposure_id=PENDING_EXPOSURE, resource_id=resource.pk)  # type: ignore[attr-defined]
+
+
+def personalise_help_links(text: str, *, exposure_id: uuid.UUID) -> str:
+    """Swap each placeholder link in `text` for one signed for this person's exposure."""
+
+    def resign(match: re.Match) -> str:
+        try:
+            target = link_target(match.group(1))
+        except BadLink:
+            return match.group(0)
+        if target.exposure_id != PENDING_EXPOSURE:
+            return match.group(0)
+        return _go_prefix() + link_token(exposure_id=exposure_id, resource_id=target.resource_id)
+
+    return re.sub(re.escape(_go_prefix()) + r"([A-Za-z0-9_\-:]+)", resign, text)
+
+
 def link_url(*, exposure_id: uuid.UUID, resource_id: int) -> str:
     token = link_token(exposure_id=exposure_id, resource_id=resource_id)
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{_go_prefix()}{token}"

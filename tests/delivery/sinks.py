@@ -24,6 +24,7 @@ class SmtpRecorder:
         self.lock = threading.Lock()
         self.accepted: list[tuple[str, str]] = []  # (recipient, Message-ID)
         self.headers: list[dict] = []
+        self.texts: list[str] = []  # plain-text bodies, kept with the headers
         self.temporary_failures = 0  # answer 451 to this many more DATA commands
         self.rejected_addresses: set[str] = set()
         self.keep_headers = True
@@ -46,6 +47,7 @@ class SmtpRecorder:
             if self.keep_headers:
                 parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 self.headers.append(dict(parsed.items()))
+                self.texts.append(parsed.get_body(preferencelist=("plain",)).get_content())
         return "250 Message accepted for delivery"
 
     def per_recipient(self) -> dict[str, set[str]]:

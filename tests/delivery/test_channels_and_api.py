@@ -17,6 +17,7 @@ from delivery.health import WorkersStale, check_workers, workers_status
 from delivery.models import Delivery, DeliveryAttempt
 from delivery.signing import HEADER, sign, verify
 from delivery.tasks import heartbeat
+from evaluation.models import Exposure
 from segments.models import Suppression
 from tests.delivery.conftest import send_until_idle
 from tests.delivery.factories import channel_config, recipients, sending_campaign
@@ -60,6 +61,7 @@ def test_an_sms_provider_outage_is_retried_and_a_resend_is_deduplicated(tenant, 
     Delivery.objects.update(state="queued")
     send_until_idle()
     assert len(http_sink.recorder.by_key) == 3 and http_sink.recorder.requests == 9
+    assert Exposure.objects.filter(campaign=built.campaign).count() == 3  # counted once
 
 
 def test_a_rejected_number_fails_with_the_providers_reason_and_is_suppressed(tenant,
