@@ -17,6 +17,8 @@ def test_healthz_answers_503_naming_the_broker_when_it_is_down(client, monkeypat
     from celery import Celery
 
     # A Celery app whose broker is a port where nothing listens: the broker is down.
+    # (Celery lets CELERY_BROKER_URL in the environment override the argument.)
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     monkeypatch.setattr(health, "celery_app", Celery(broker="redis://127.0.0.1:1/0"))
     response = client.get("/healthz")
     assert response.status_code == 503
