@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -218,13 +218,19 @@ def _set_next_fires(campaign: Campaign, *, now: datetime | None) -> None:
 def campaign_schedule(*, campaign: Campaign, actor: Actor, now: datetime | None = None
                       ) -> Campaign:
     """approved -> scheduled, only when the launch gate finds no problem."""
-    _require_state(campaign, "schedule")
+    return _gated_transition(campaign=campaign, action="schedule", actor=actor, now=now,
+                             gate=launch_problems, refusal="The campaign cannot be scheduled: ")
+
+
+def _gated_transition(*, campaign: Campaign, action: str, actor: Actor, now: datetime | None,
+                      gate: Callable[..., list[str]], refusal: str) -> Campaign:
+    """A transition that first asks `gate` for problems, then arms the schedules."""
+    _require_state(campaign, action)
     now = now or timezone.now()
-    problems = launch_problems(campaign, at=now)
+    problems = gate(campaign, at=now)
     if problems:
-        raise InvalidInput("The campaign cannot be scheduled: " + " ".join(problems),
-                           problems=problems)
-    _transition(campaign=campaign, action="schedule", actor=actor)
+        raise InvalidInput(refusal + " ".join(problems), problems=problems)
+    _transition(campaign=campaign, action=action, actor=actor)
     _set_next_fires(campaign, now=now)
     return campaign
 
@@ -254,15 +260,8 @@ def campaign_pause(*, campaign: Campaign, actor: Actor) -> Campaign:
 def campaign_resume(*, campaign: Campaign, actor: Actor, now: datetime | None = None
                     ) -> Campaign:
     """paused -> running, re-checking the help resources (they may have gone stale)."""
-    _require_state(campaign, "resume")
-    now = now or timezone.now()
-    problems = help_resource_problems(campaign, at=now)
-    if problems:
-        raise InvalidInput("The campaign cannot resume: " + " ".join(problems),
-                           problems=problems)
-    _transition(campaign=campaign, action="resume", actor=actor)
-    _set_next_fires(campaign, now=now)
-    return campaign
+    return _gated_transition(campaign=campaign, action="resume", actor=actor, now=now,
+                             gate=help_resource_problems, refusal="The campaign cannot resume: ")
 
 
 @transaction.atomic

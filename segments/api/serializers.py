@@ -110,7 +110,9 @@ class ContactPointOutput(serializers.Serializer):
     verified = serializers.BooleanField()
 
 
-class RecipientOutput(serializers.Serializer):
+class RecipientFields(serializers.Serializer):
+    """What every view of a recipient shows (never a raw reference)."""
+
     id = serializers.IntegerField()
     reference_pseudonym = serializers.CharField()
     stage = serializers.CharField()
@@ -120,6 +122,9 @@ class RecipientOutput(serializers.Serializer):
     age = serializers.IntegerField(allow_null=True)
     attributes = serializers.DictField()
     status = serializers.CharField()
+
+
+class RecipientOutput(RecipientFields):
     contacts = ContactPointOutput(many=True, source="contact_points.all")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -151,19 +156,10 @@ class RecipientImportJson(serializers.Serializer):
     recipients = serializers.ListField(child=serializers.DictField(), max_length=100_000)
 
 
-class RecipientExport(serializers.Serializer):
+class RecipientExport(RecipientFields):
     """Everything held about one recipient, contact details decrypted (subject access)."""
 
-    id = serializers.IntegerField()
-    reference_pseudonym = serializers.CharField()
     reference_key_id = serializers.CharField()
-    stage = serializers.CharField()
-    country = serializers.CharField()
-    language = serializers.CharField()
-    time_zone = serializers.CharField()
-    age = serializers.IntegerField(allow_null=True)
-    attributes = serializers.DictField()
-    status = serializers.CharField()
     created_at = serializers.CharField()
     updated_at = serializers.CharField()
     erased_at = serializers.CharField(allow_null=True)
