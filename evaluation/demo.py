@@ -28,8 +28,7 @@ from evaluation.services import (
     rollup_pending,
 )
 from organisations.services import Actor
-from outreach.keys import period_of, pseudonym_ring
-from outreach.pseudonyms import Pseudonym, _digest
+from outreach.pseudonyms import pseudonymise
 
 DAYS = 14
 EXPOSURES = 90_000
@@ -90,14 +89,13 @@ def _simulate(campaign, arms: list) -> int:  # type: ignore[no-untyped-def]
     channels = [c for c in (campaign.channels or []) if c] or ["on_platform"]
     start = timezone.now() - timedelta(days=DAYS)
     purpose = f"session:{campaign.organisation_id}"
-    keys: dict[str, bytes] = {}
     exposures: list[tuple] = []
     outcomes: list[tuple] = []
     for n in range(EXPOSURES):
         arm = rng.choices(arms, weights)[0]
         at = start + timedelta(seconds=rng.uniform(0, DAYS * 86_400))
-        person = _pseudonym(keys, f"demo-session-{rng.randrange(int(EXPOSURES * 0.8))}",
-                            purpose=purpose, at=at)
+        person = pseudonymise(f"demo-session-{rng.randrange(int(EXPOSURES * 0.8))}",
+                              purpose=purpose, at=at)
         exposure_id = uuid.uuid4()
         exposures.append((
             _uuid(exposure_id), campaign.organisation_id, campaign.pk, arm.pk, "intervention",
@@ -127,15 +125,6 @@ def _uuid(value: uuid.UUID):  # type: ignore[no-untyped-def]
 
 def _when(moment: datetime):  # type: ignore[no-untyped-def]
     return connection.ops.adapt_datetimefield_value(moment)
-
-
-def _pseudonym(keys: dict[str, bytes], identifier: str, *, purpose: str,
-               at: datetime) -> Pseudonym:
-    """What ``pseudonymise`` returns, with each period's key read from disk only once."""
-    key_id = period_of(at)
-    if key_id not in keys:
-        keys[key_id] = pseudonym_ring().get(key_id, create=True)
-    return Pseudonym(key_id, _digest(keys[key_id], purpose=purpose, identifier=identifier))
 
 
 def _outcomes(rng: random.Random, holdout: bool, effect: float) -> list[tuple[str, timedelta]]:
