@@ -18,6 +18,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from evaluation.exposure_log import (  # noqa: F401 (the contract: re-exported)
+    ExposureCap,
+    ExposureRow,
+    exposure_insert_unless_capped,
+)
 from evaluation.models import (
     AnalysisMethod,
     ArmSubjectTotal,

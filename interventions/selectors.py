@@ -27,7 +27,6 @@ from evaluation.models import Exposure
 from interventions import ports
 from organisations.models import Organisation, Partnership
 from organisations.selectors import programmes_visible_to
-from outreach.pseudonyms import Pseudonym
 from segments.models import SegmentStatus
 
 logger = logging.getLogger(__name__)
@@ -125,25 +124,6 @@ def segment_rule_cached(segment: Any) -> Any | None:
             _rules.clear()
         _rules[key] = rule
     return rule
-
-
-def prior_exposures_count(*, campaign: Campaign, subject: Pseudonym, since: datetime) -> int:
-    """Exposures of this person to this campaign since a moment, holdouts included.
-
-    The cap counts holdout assignments too: otherwise a holdout person would be recorded on
-    every trigger while a shown person is capped, and the arms' exposure counts would no longer
-    be comparable (a sample-ratio mismatch made by the cap itself).
-    """
-    # Plain SQL: this runs on every intervention and the ORM's aggregate machinery costs more
-    # than the indexed look-up itself (index: subject_key_id, subject_pseudonym, occurred_at).
-    with connection.cursor() as cursor:
-        cursor.execute(_CAP_SQL, [subject.key_id, subject.value, since, campaign.pk])
-        return cursor.fetchone()[0]
-
-
-_CAP_SQL = (
-    f"SELECT COUNT(*) FROM {Exposure._meta.db_table} WHERE subject_key_id = %s "  # noqa: S608
-    "AND subject_pseudonym = %s AND occurred_at >= %s AND campaign_id = %s")
 
 
 def exposures_reportable_by(*, reporter: Organisation,

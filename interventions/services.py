@@ -1,6 +1,6 @@
 """Live interventions, help-link clicks and outcome reports.
 
-Writes to the evidence log go through evaluation.services.exposure_record (exposures) and the
+Writes to the evidence log go through evaluation.services (exposures: one statement each) and the
 Outcome unique constraint (reported_by, idempotency_key), so a retried report never counts
 twice. Single exposures and outcomes get no audit row of their own (the evidence log is the
 record and it is written on the hot path); batch uploads and aggregate reports do.
@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Arm, ArmKind, Campaign
 from campaigns.rendering import RenderError
-from evaluation.models import Exposure, Outcome
-from evaluation.services import exposure_record
+from evaluation.models import Exposure, ExposureSource, Outcome
+from evaluation.services import ExposureCap, ExposureRow, exposure_insert_unless_capped
 from interventions import ports
 from interventions.links import LinkTarget, link_url
 from interventions.locales import language_chain, normalise_country, normalise_language
@@ -30,7 +29,6 @@ from interventions.sanitise import clean_html
 from interventions.selectors import (
     CampaignEntry,
     partner_snapshot,
-    prior_exposures_count,
     snapshot_seconds,
 )
 from organisations.models import Organisation
@@ -159,27 +157,30 @@ def _campaign_matches(entry: CampaignEntry, facts: dict, *, country: str,
     return False, None
 
 
-def _capped(*, campaign: Campaign, subject: Pseudonym, at: datetime) -> bool:
+def _cap(campaign: Campaign, at: datetime) -> ExposureCap | None:
     # A cap of 0 means "no cap" (the field cannot express "never show": pause the campaign).
+    # Holdout assignments count too: otherwise a holdout person would be recorded on every
+    # trigger while a shown person is capped, and the arms' exposure counts would no longer be
+    # comparable (a sample-ratio mismatch made by the cap itself).
     if not campaign.frequency_cap_count:
-        return False
-    since = at - timedelta(days=campaign.frequency_cap_days)
-    count = prior_exposures_count(campaign=campaign, subject=subject, since=since)
-    return count >= campaign.frequency_cap_count
+        return None
+    return ExposureCap(count=campaign.frequency_cap_count,
+                       since=at - timedelta(days=campaign.frequency_cap_days))
 
 
 def _answer(*, partner: Organisation, campaign: Campaign, arm: Arm, segment: Any,
             subject: Pseudonym, context: InterventionContext, country: str, language: str,
             at: datetime) -> InterventionResult:
-    if _capped(campaign=campaign, subject=subject, at=at):
-        return InterventionResult(show=False, reason=Reason.CAPPED,
-                                  referral_code=campaign.referral_code)
+    capped = InterventionResult(show=False, reason=Reason.CAPPED,
+                                referral_code=campaign.referral_code)
     record = {"campaign": campaign, "arm": arm, "subject": subject, "segment": segment,
               "partner": partner, "country": country, "language": language,
-              "trigger": context.trigger, "at": at}
+              "trigger": context.trigger, "at": at, "cap": _cap(campaign, at)}
     if arm.kind == ArmKind.HOLDOUT:
-        exposure = _exposure_record(**record, message=None)
-        return InterventionResult(show=False, reason=Reason.HOLDOUT, intervention_id=exposure.pk,
+        exposure_id = uuid.uuid4()
+        if not _exposure_record(**record, exposure_id=exposure_id, message=None):
+            return capped
+        return InterventionResult(show=False, reason=Reason.HOLDOUT, intervention_id=exposure_id,
                                   referral_code=campaign.referral_code)
     chain = language_chain(language, fallbacks=tuple(campaign.languages or ()))
     message = ports.message_for_arm(arm=arm, channel=Channel.ON_PLATFORM, language_chain=chain)
@@ -192,28 +193,37 @@ def _answer(*, partner: Organisation, campaign: Campaign, arm: Arm, segment: Any
     resources = _help_resources(campaign=campaign, country=country, language=language,
                                 stage=stage, at=at)
     notice = _legal_notice(campaign=campaign, country=country)
+    # The id is chosen first so the links can be signed and the message rendered before the
+    # write: a message that does not render then leaves no exposure behind, and the write is
+    # the request's only statement (it commits before the answer is sent).
+    exposure_id = uuid.uuid4()
+    links = tuple(_help_link(r, exposure_id=exposure_id, at=at) for r in resources)
     try:
-        with transaction.atomic():
-            exposure = _exposure_record(**record, message=message)
-            links = tuple(_help_link(r, exposure_id=exposure.pk, at=at) for r in resources)
-            shown = _render(campaign=campaign, message=message, links=links, notice=notice,
-                            country=country)
+        shown = _render(campaign=campaign, message=message, links=links, notice=notice,
+                        country=country)
     except RenderError:
         logger.exception("message %s of campaign %s does not render", message.pk, campaign.pk)
         return InterventionResult(show=False, reason=Reason.NO_MESSAGE,
                                   referral_code=campaign.referral_code)
-    return InterventionResult(show=True, reason=Reason.SHOWN, intervention_id=exposure.pk,
+    if not _exposure_record(**record, exposure_id=exposure_id, message=message):
+        return capped
+    return InterventionResult(show=True, reason=Reason.SHOWN, intervention_id=exposure_id,
                               referral_code=campaign.referral_code, message=shown,
                               help_resources=links, legal_notice=notice)
 
 
 def _exposure_record(*, campaign: Campaign, arm: Arm, subject: Pseudonym, segment: Any,
                      partner: Organisation, country: str, language: str, trigger: str,
-                     at: datetime, message: Any) -> Exposure:
-    return exposure_record(campaign=campaign, arm=arm, subject=subject, source="intervention",
-                           channel=Channel.ON_PLATFORM, country=country, language=language,
-                           segment=segment, partner=partner, message=message, trigger=trigger,
-                           occurred_at=at)
+                     at: datetime, message: Any, exposure_id: uuid.UUID,
+                     cap: ExposureCap | None) -> bool:
+    row = ExposureRow(
+        id=exposure_id, organisation_id=campaign.organisation_id, campaign_id=campaign.pk,
+        arm_id=arm.pk, segment_id=getattr(segment, "pk", None), partner_id=partner.pk,
+        message_id=getattr(message, "pk", None), source=ExposureSource.INTERVENTION,
+        channel=Channel.ON_PLATFORM, country=country, language=language, trigger=trigger,
+        subject_key_id=subject.key_id, subject_pseudonym=subject.value,
+        is_holdout=arm.kind == ArmKind.HOLDOUT, occurred_at=at)
+    return exposure_insert_unless_capped(row, cap=cap)
 
 
 # Directory reads are cached in-process for the snapshot time; open/closed is recomputed on
