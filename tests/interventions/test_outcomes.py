@@ -166,6 +166,31 @@ def test_a_batch_keeps_valid_lines_and_reports_bad_ones_by_line_number(shown):
     assert Outcome.objects.count() == 3
 
 
+def test_a_batch_reads_each_line_as_json_would(shown):
+    w, intervention_id = shown
+    event = json.dumps({"kind": "help_click", "intervention_id": intervention_id,
+                        "idempotency_key": "KEY"})
+    lines = [
+        "\ufeff" + event.replace("KEY", "bom"),  # a UTF-8 byte order mark on the first line
+        "  " + event.replace("KEY", "indented"),
+        event.replace("KEY", "crlf") + "\r",
+        event.replace("KEY", "extra") + " {}",
+        "[1]",
+        "\u00a0",  # not blank: only ASCII white space makes a blank line
+        " \t",
+        '{"kind": "help_click", "kind": "bogus", "idempotency_key": "k", "referral_code": "A"}',
+    ]
+    report = ndjson(w, lines).json()
+    assert (report["received"], report["accepted"], report["rejected"]) == (7, 3, 4)
+    assert [(e["line"], list(e["errors"])) for e in report["errors"]] == [
+        (4, ["non_field_errors"]), (5, ["non_field_errors"]), (6, ["non_field_errors"]),
+        (8, ["kind"])]
+    assert report["errors"][1]["errors"] == {
+        "non_field_errors": ["Each event must be a JSON object."]}
+    assert sorted(Outcome.objects.values_list("idempotency_key", flat=True)) == [
+        "r:bom", "r:crlf", "r:indented"]
+
+
 def test_a_batch_over_ten_thousand_events_is_refused_whole(shown):
     w, intervention_id = shown
     line = {"kind": "help_click", "intervention_id": intervention_id}
