@@ -1,11 +1,24 @@
+from importlib import import_module
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from outreach.health import healthz
 
-API_APPS = ["organisations", "directory", "segments", "campaigns", "delivery", "interventions",
+# Interventions first: its routes overlap no other app's, and it is the hot path.
+API_APPS = ["interventions", "organisations", "directory", "segments", "campaigns", "delivery",
             "evaluation"]
+
+
+def api_patterns() -> list:
+    """Every app's API routes in one flat list under one prefix.
+
+    One include per app made Django try (and raise Resolver404 through) each earlier app's
+    resolver before reaching a later one: a sixth of an intervention request's CPU time.
+    """
+    return [route for app in API_APPS for route in import_module(f"{app}.api.urls").urlpatterns]
+
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -13,7 +26,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
-    *[path("api/v1/", include(f"{app}.api.urls")) for app in API_APPS],
+    path("api/v1/", include(api_patterns())),
     # Public, unauthenticated pages (signed links, opt-out, demo partner page) per app.
     path("", include("segments.urls")),
     path("", include("interventions.urls")),
