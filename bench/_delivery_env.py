@@ -70,6 +70,7 @@ class Processes:
 
     def __init__(self) -> None:
         self.children: list[subprocess.Popen] = []
+        self.names: list[str] = []
         self.logdir = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
 
     def start(self, args: list[str], name: str, env: dict | None = None) -> subprocess.Popen:
@@ -77,6 +78,7 @@ class Processes:
         child = subprocess.Popen(args, cwd=ROOT, env=env or os.environ.copy(), stdout=log,
                                  stderr=subprocess.STDOUT, start_new_session=True)
         self.children.append(child)
+        self.names.append(name)
         return child
 
     def stop_all(self) -> None:
@@ -145,6 +147,32 @@ def _listening(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def cpu_seconds(processes: Processes) -> dict[str, float]:
+    """CPU seconds used so far by each group of processes: the benchmark's children (workers,
+    beat, sinks, redis, each with its own children: they run in their own process group) and
+    every PostgreSQL process."""
+    groups = {child.pid: name.rstrip("0123456789")
+              for child, name in zip(processes.children, processes.names, strict=True)}
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()  # fields[2]: process group
+        group = groups.get(int(fields[2])) or ("postgres" if comm == "postgres" else None)
+        if group is not None:
+            # utime + stime, and cutime + cstime of children that ended (e.g. PostgreSQL
+            # backends of connections closed after each task)
+            used = sum(int(value) for value in fields[11:15]) / ticks
+            totals[group] = totals.get(group, 0.0) + used
+    return totals
 
 
 def table(title: str, rows: list[tuple[str, str]]) -> None:

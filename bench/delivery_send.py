@@ -17,6 +17,7 @@ from datetime import timedelta
 sys.path.insert(0, os.path.dirname(__file__))
 from _delivery_env import (
     Processes,
+    cpu_seconds,
     fresh_database,
     start_redis,
     start_sinks,
@@ -161,11 +162,13 @@ def main() -> None:
         time.sleep(3)
         rate_probe = baseline(redis_url)
         started = time.monotonic()
+        cpu_before = cpu_seconds(processes)
         fire(campaigns["email"], campaigns["sms"])
         total = 2 * PEOPLE
         done = wait_for(lambda: sent(campaigns["email"], campaigns["sms"]) >= total,
                         timeout=1800, every=0.5)
         wall = time.monotonic() - started
+        cpu_after = cpu_seconds(processes)
         email_n, email_s = send_span(campaigns["email"])
         sms_n, sms_s = send_span(campaigns["sms"])
         from django.db.models import Max, Min
@@ -187,6 +190,10 @@ def main() -> None:
             ("pause latency (last send after pause), s", f"{latency:.2f}"),
             ("deliveries left waiting by the pause", f"{waiting:,}"),
         ])
+        cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+        table(f"CPU while sending (fan-out included), ms per message ({wall:,.1f} s wall)", [
+            (name, f"{1000 * used / max(total, 1):.3f}")
+            for name, used in sorted(cpu.items(), key=lambda item: -item[1])])
         print(f"\nlogs: {processes.logdir}")
 
 

@@ -29,7 +29,14 @@ from django.utils import timezone
 
 from campaigns.models import Arm, Campaign, Message, Schedule
 from delivery import ports, ratelimit
-from delivery.channels import ChannelSender, Outgoing, PermanentError, TransientError, sender_for
+from delivery.channels import (
+    ChannelSender,
+    Outgoing,
+    PermanentError,
+    SendResult,
+    TransientError,
+    sender_for,
+)
 from delivery.conf import int_setting, setting
 from delivery.fanout import window_due_at
 from delivery.models import ChannelConfig, Delivery, DeliveryState, SkipReason
@@ -198,29 +205,41 @@ class _Batch:
 
     def send_chunk(self, chunk: list[tuple[Delivery, str]], sender: ChannelSender) -> None:
         outcomes: list[Outcome] = []
+        ready: list[tuple[Delivery, Outgoing]] = []
         for row, contact in chunk:
-            if time.monotonic() > self.lease_deadline:
-                break  # the rest go back in `finally`
-            outcomes.append(self.send_one(row, contact, sender))
+            try:
+                ready.append((row, self.outgoing(row, contact)))
+            except Exception as error:  # a template that cannot render will never render
+                outcomes.append(Outcome(row, Result.FAILED, f"render: {error}"[:300]))
+        # From here the provider may have the messages: a crash leaves them to the sweeper.
+        self.pending -= {row.pk for row, _ in ready}
+        results = self.transmit([outgoing for _, outgoing in ready], sender)
+        for (row, _), result in zip(ready, results, strict=True):
+            if result is None:  # never started (the lease ran short): it goes back
+                self.pending.add(row.pk)
+            else:
+                outcomes.append(_outcome(row, result))
         self.record(outcomes)
 
-    def send_one(self, row: Delivery, contact: str, sender: ChannelSender) -> Outcome:
-        try:
-            outgoing = self.outgoing(row, contact)
-        except Exception as error:  # a template that cannot render will never render
-            return Outcome(row, Result.FAILED, f"render: {error}"[:300])
-        # From here the provider may have the message: a crash leaves the row to the sweeper.
-        self.pending.discard(row.pk)
-        try:
-            result = sender.send(outgoing)
-        except TransientError as error:
-            return Outcome(row, Result.RETRY, error.reason, retry_after=error.retry_after)
-        except PermanentError as error:
-            return Outcome(row, Result.FAILED, error.reason, suppress=error.suppress)
-        except Exception as error:  # an adapter bug must not lose the chunk's other outcomes
-            logger.exception("unexpected error from the %s adapter", row.channel)
-            return Outcome(row, Result.RETRY, f"unexpected {type(error).__name__}")
-        return Outcome(row, Result.SENT, provider_message_id=result.provider_message_id)
+    def transmit(self, outgoings: list[Outgoing], sender: ChannelSender) -> list[Any]:
+        """One result per message (SendResult or the error), None for those not started."""
+        send_many = getattr(sender, "send_many", None)
+        if send_many is not None:
+            try:
+                return list(send_many(outgoings, deadline=self.lease_deadline))
+            except Exception as error:  # an adapter bug must not lose the chunk's outcomes
+                logger.exception("unexpected error from the %s adapter", type(sender).__name__)
+                return [error] * len(outgoings)
+        results: list[Any] = []
+        for outgoing in outgoings:
+            if time.monotonic() > self.lease_deadline:
+                results.append(None)
+                continue
+            try:
+                results.append(sender.send(outgoing))
+            except Exception as error:
+                results.append(error)
+        return results
 
     def record(self, outcomes: list[Outcome]) -> None:
         if not outcomes:
@@ -297,3 +316,17 @@ class _Batch:
         # (whose id is the delivery id), so a click is counted against the right arm.
         return replace(rendered, text=ports.personalise_links(rendered.text, row.pk),
                        html=ports.personalise_links(rendered.html, row.pk))
+
+
+def _outcome(row: Delivery, result: Any) -> Outcome:
+    if isinstance(result, SendResult):
+        return Outcome(row, Result.SENT, provider_message_id=result.provider_message_id)
+    if isinstance(result, TransientError):
+        return Outcome(row, Result.RETRY, result.reason, retry_after=result.retry_after)
+    if isinstance(result, PermanentError):
+        return Outcome(row, Result.FAILED, result.reason, suppress=result.suppress)
+    if not isinstance(result, Exception):
+        result = TypeError(type(result).__name__)
+    logger.error("unexpected error from the %s adapter: %s", row.channel,
+                 type(result).__name__)
+    return Outcome(row, Result.RETRY, f"unexpected {type(result).__name__}")

@@ -13,9 +13,11 @@ from delivery.services import deliveries_claim
 from tests.delivery.sinks import HttpSink, SmtpSink
 
 
-@pytest.fixture
-def smtp_sink():  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["one-by-one", "pipelined"])
+def smtp_sink(request):  # type: ignore[no-untyped-def]
+    """An SMTP server with and without PIPELINING: the engine sends differently to each."""
     with SmtpSink() as sink:
+        sink.recorder.pipelining = request.param == "pipelined"
         yield sink
 
 

@@ -28,6 +28,14 @@ class SmtpRecorder:
         self.temporary_failures = 0  # answer 451 to this many more DATA commands
         self.rejected_addresses: set[str] = set()
         self.keep_headers = True
+        self.pipelining = False  # offer PIPELINING (RFC 2920) in the EHLO reply
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+        # aiosmtpd answers pipelined commands in order; it only has to say that it does.
+        session.host_name = hostname
+        if not self.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         if address in self.rejected_addresses:
