@@ -47,8 +47,14 @@ def max_age() -> int:
 
 
 def link_token(*, exposure_id: uuid.UUID, resource_id: int) -> str:
-    signer = signing.TimestampSigner(salt=SALT)
-    return signer.sign_object({"e": exposure_id.hex, "r": int(resource_id)})
+    return _signer(settings.SECRET_KEY).sign_object({"e": exposure_id.hex, "r": int(resource_id)})
+
+
+@functools.lru_cache(maxsize=4)
+def _signer(secret_key: str) -> signing.TimestampSigner:
+    # Built once per key: every intervention signs a link per help resource. Checking a link
+    # (link_target) builds its own signer, which also accepts SECRET_KEY_FALLBACKS.
+    return signing.TimestampSigner(key=secret_key, salt=SALT)
 
 
 # Scheduled messages are rendered once for many people before their exposures exist: links are

@@ -47,6 +47,20 @@ class CampaignEntry:
     segments: tuple[SegmentEntry, ...]
     # A campaign whose segments are all invalid must match nobody, not everybody.
     targets_everyone: bool
+    # (starts_at, ends_at) of each flight: flight ends are checked on every request.
+    flights: tuple[tuple[datetime, datetime | None], ...] = ()
+    # (arm id, channel, language chain) -> message, filled as requests ask.
+    messages: dict[tuple, Any] = field(default_factory=dict, compare=False)
+
+    def in_flight(self, at: datetime) -> bool:
+        return any(starts <= at and (ends is None or at < ends) for starts, ends in self.flights)
+
+    def message_for(self, *, arm: Any, channel: str, language_chain: tuple[str, ...]) -> Any:
+        key = (arm.pk, channel, language_chain)
+        if key not in self.messages:
+            self.messages[key] = ports.message_for_arm(arm=arm, channel=channel,
+                                                       language_chain=language_chain)
+        return self.messages[key]
 
 
 @dataclass
@@ -103,7 +117,9 @@ def _campaign_entry(campaign: Campaign) -> CampaignEntry:
     segments = list(campaign.segments.all())
     parsed = tuple(SegmentEntry(s, rule) for s in segments
                    if (rule := segment_rule_cached(s)) is not None)
-    return CampaignEntry(campaign=campaign, segments=parsed, targets_everyone=not segments)
+    flights = tuple((flight.starts_at, flight.ends_at) for flight in campaign.flights.all())
+    return CampaignEntry(campaign=campaign, segments=parsed, targets_everyone=not segments,
+                         flights=flights)
 
 
 def segment_rule_cached(segment: Any) -> Any | None:

@@ -117,7 +117,7 @@ def intervention_request(*, partner: Organisation, context: InterventionContext,
             continue
         arm = ports.assign_arm(campaign=entry.campaign, subject=subject, at=at)
         if arm is not None:
-            return _answer(partner=partner, campaign=entry.campaign, arm=arm, segment=segment,
+            return _answer(partner=partner, entry=entry, arm=arm, segment=segment,
                            subject=subject, context=context, country=country,
                            language=language, at=at)
     return InterventionResult(show=False, reason=Reason.NO_MATCH)
@@ -145,7 +145,7 @@ def _rule_context(context: InterventionContext, *, country: str, language: str) 
 def _campaign_matches(entry: CampaignEntry, facts: dict, *, country: str,
                       at: datetime) -> tuple[bool, Any]:
     campaign = entry.campaign
-    if not ports.in_flight(campaign, at):
+    if not entry.in_flight(at):
         return False, None
     if campaign.countries and country not in campaign.countries:
         return False, None
@@ -168,9 +168,10 @@ def _cap(campaign: Campaign, at: datetime) -> ExposureCap | None:
                        since=at - timedelta(days=campaign.frequency_cap_days))
 
 
-def _answer(*, partner: Organisation, campaign: Campaign, arm: Arm, segment: Any,
+def _answer(*, partner: Organisation, entry: CampaignEntry, arm: Arm, segment: Any,
             subject: Pseudonym, context: InterventionContext, country: str, language: str,
             at: datetime) -> InterventionResult:
+    campaign = entry.campaign
     capped = InterventionResult(show=False, reason=Reason.CAPPED,
                                 referral_code=campaign.referral_code)
     record = {"campaign": campaign, "arm": arm, "subject": subject, "segment": segment,
@@ -183,7 +184,7 @@ def _answer(*, partner: Organisation, campaign: Campaign, arm: Arm, segment: Any
         return InterventionResult(show=False, reason=Reason.HOLDOUT, intervention_id=exposure_id,
                                   referral_code=campaign.referral_code)
     chain = language_chain(language, fallbacks=tuple(campaign.languages or ()))
-    message = ports.message_for_arm(arm=arm, channel=Channel.ON_PLATFORM, language_chain=chain)
+    message = entry.message_for(arm=arm, channel=Channel.ON_PLATFORM, language_chain=tuple(chain))
     if message is None:
         logger.warning("campaign %s arm %s has no on-platform message for the language chain",
                        campaign.pk, arm.pk)

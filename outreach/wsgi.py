@@ -1,6 +1,14 @@
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "outreach.settings")
 application = get_wsgi_application()
+get_resolver().check()  # imports every view now (the first request would), then freeze
+
+# Everything loaded so far (Django, the apps, their modules) lives as long as the process: move
+# it out of the garbage collector's view, so full collections no longer scan it on every
+# request path (pauses of tens of milliseconds, measured in the tail latency).
+gc.freeze()

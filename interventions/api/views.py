@@ -7,6 +7,7 @@ from dataclasses import asdict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -90,8 +91,15 @@ class InterventionView(APIView):
     parser_classes = [LimitedJSONParser]
     max_body_bytes = 16 * 1024
 
+    renderer_classes = [JSONRenderer]
+
     def get_authenticators(self) -> list:
         return [remembering(authenticator) for authenticator in super().get_authenticators()]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple:
+        # One representation only: no need to parse the Accept header on the hot path.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
 
     @extend_schema(
         operation_id="interventions_create", request=s.InterventionIn,
