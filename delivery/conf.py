@@ -35,6 +35,8 @@ _DEFAULTS: dict[str, float] = {
     # Health: a heartbeat task older than this means tasks are not completing.
     "DELIVERY_HEARTBEAT_STALE_SECONDS": 120.0,
     "DELIVERY_HTTP_TIMEOUT_SECONDS": 10.0,
+    # SMS and webhook requests of a chunk in flight at once, per send lane (keep-alive each).
+    "DELIVERY_HTTP_CONCURRENCY": 8.0,
 }
 
 

@@ -266,3 +266,41 @@ def test_the_demo_points_email_at_the_local_sink_and_is_idempotent(tenant):
     first = seed_demo(organisation=tenant.organisation)
     second = seed_demo(organisation=tenant.organisation)
     assert first.pk == second.pk and first.settings["port"] == 1025
+
+
+def test_an_sms_chunk_goes_out_in_parallel_with_results_in_order(http_sink, settings):
+    from delivery.channels.base import Outgoing, PermanentError, SendResult
+    from delivery.channels.sms import SmsSender
+
+    settings.DELIVERY_HTTP_CONCURRENCY = 4
+    config = type("Config", (), {
+        "settings": {"base_url": http_sink.url, "account_sid": "AC1", "from_number": "+44"},
+        "secrets": lambda self: {"auth_token": "t"}})()
+    http_sink.recorder.reject_to = {"+447700900005"}
+    sender = SmsSender(config)
+    outgoings = [Outgoing(delivery_id=f"id-{n}", to=f"+44770090000{n}", subject="", text="hi",
+                          html="") for n in range(9)]
+    try:
+        results = sender.send_many(outgoings, deadline=float("inf"))
+        assert sender.send_many(outgoings[:2], deadline=0.0) == [None, None]
+    finally:
+        sender.close()
+    assert isinstance(results[5], PermanentError) and results[5].suppress == "bounced"
+    sids = {http_sink.recorder.by_key[f"id-{n}"]["sid"] for n in range(9) if n != 5}
+    assert [r.provider_message_id for r in results if isinstance(r, SendResult)] == [
+        http_sink.recorder.by_key[f"id-{n}"]["sid"] for n in range(9) if n != 5]
+    assert len(sids) == 8
+
+
+def test_an_unreachable_provider_is_a_transient_error():
+    from delivery.channels.base import TransientError
+    from delivery.channels.http import Client
+    from tests.delivery.sinks import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/x"
+    client = Client(url)
+    results = client.map(lambda body: client.post(url, body=body, headers={}), [b"a", b"b"],
+                         deadline=float("inf"))
+    client.close()
+    assert all(isinstance(r, TransientError) and r.reason == "http connection error"
+               for r in results)
