@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from django.db.models import Q
 from campaigns.models import Campaign
 from evaluation.models import Exposure
 from interventions import ports
+from interventions.memo import Memo
 from organisations.models import Organisation, Partnership
 from organisations.selectors import programmes_visible_to
 from segments.models import SegmentStatus
@@ -67,10 +67,9 @@ class CampaignEntry:
 class PartnerSnapshot:
     triggers: frozenset[str]
     campaigns: list[CampaignEntry] = field(default_factory=list)
-    expires: float = 0.0
 
 
-_snapshots: dict[int, PartnerSnapshot] = {}
+_snapshots: Memo[PartnerSnapshot] = Memo(max_entries=10_000)
 _rules: dict[tuple[int, datetime], Any] = {}
 _lock = threading.Lock()
 
@@ -81,20 +80,15 @@ def snapshot_seconds() -> float:
 
 def snapshot_clear() -> None:
     """Forget every cached snapshot and parsed rule (tests; after a bulk change)."""
+    _snapshots.clear()
     with _lock:
-        _snapshots.clear()
         _rules.clear()
 
 
 def partner_snapshot(*, partner: Organisation, at: datetime) -> PartnerSnapshot:
-    now = time.monotonic()
-    snapshot = _snapshots.get(partner.pk)
-    if snapshot is not None and snapshot.expires > now:
-        return snapshot
-    snapshot = _snapshot_load(partner=partner, at=at)
-    snapshot.expires = now + snapshot_seconds()
-    with _lock:
-        _snapshots[partner.pk] = snapshot
+    snapshot = _snapshots.get(partner.pk, lambda: _snapshot_load(partner=partner, at=at),
+                              seconds=snapshot_seconds())
+    assert snapshot is not None
     return snapshot
 
 

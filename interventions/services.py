@@ -9,7 +9,6 @@ record and it is written on the hot path); batch uploads and aggregate reports d
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from evaluation.services import ExposureCap, ExposureRow, exposure_insert_unless
 from interventions import ports
 from interventions.links import LinkTarget, link_url
 from interventions.locales import language_chain, normalise_country, normalise_language
+from interventions.memo import Memo
 from interventions.sanitise import clean_html
 from interventions.selectors import (
     CampaignEntry,
@@ -229,19 +229,12 @@ def _exposure_record(*, campaign: Campaign, arm: Arm, subject: Pseudonym, segmen
 
 # Directory reads are cached in-process for the snapshot time; open/closed is recomputed on
 # every request from the cached opening hours, so a phone number is never shown after closing.
-_directory_cache: dict[tuple, tuple[float, Any]] = {}
+_directory_cache: Memo[Any] = Memo(max_entries=10_000)
 
 
 def _cached(key: tuple, load: Any) -> Any:
-    now = time.monotonic()
-    hit = _directory_cache.get(key)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    value = load()
-    if len(_directory_cache) > 10_000:
-        _directory_cache.clear()
-    _directory_cache[key] = (now + snapshot_seconds(), value)
-    return value
+    # The legal notice may be None (no notice for the country): boxed, so that is remembered.
+    return _directory_cache.get(key, lambda: (load(),), seconds=snapshot_seconds())[0]
 
 
 def directory_cache_clear() -> None:

@@ -11,18 +11,17 @@ other behaviour are unchanged.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from typing import Any
 
 from django.utils import timezone
 from rest_framework import authentication
 
+from interventions.memo import Memo
 from outreach.api.authentication import ApiKeyAuthentication
 
 AUTH_CACHE_SECONDS = 5.0
-_MAX_ENTRIES = 1024
-_remembered: dict[bytes, tuple[float, tuple]] = {}
+_remembered: Memo[tuple] = Memo(max_entries=1024)
 
 
 def remembering(authenticator: Any) -> Any:
@@ -38,15 +37,9 @@ def _authenticate(request: Any, original: Callable[[Any], Any]) -> Any:
     if not header:
         return None
     digest = hashlib.sha256(header).digest()
-    now = time.monotonic()
-    hit = _remembered.get(digest)
-    if hit is not None and hit[0] > now and hit[1][1].is_usable(now=timezone.now()):
-        return hit[1]
-    result = original(request)
-    if result is not None:
-        if len(_remembered) >= _MAX_ENTRIES:
-            _remembered.clear()
-        _remembered[digest] = (now + AUTH_CACHE_SECONDS, result)
+    result = _remembered.get(digest, lambda: original(request), seconds=AUTH_CACHE_SECONDS)
+    if result is not None and not result[1].is_usable(now=timezone.now()):
+        return original(request)  # expired since it was remembered: refused afresh
     return result
 
 
