@@ -356,6 +356,31 @@ def opt_out_url(*, recipient: Any, channel: str, campaign: Any) -> str:
     return str(owner(recipient=recipient, channel=channel)) if owner is not None else ""
 
 
+class OptOutLinks:
+    """`opt_out_url` for a batch. The segments app builds each link from a signed token and a
+    reversed URL; reversing costs more than signing, so the first link of a channel is built
+    by the owner and the others reuse its text around the token (checked to hold the token
+    exactly once; otherwise every link is built by the owner)."""
+
+    def __init__(self) -> None:
+        self.token = _owner("segments.optout.opt_out_token")
+        self.frames: dict[str, tuple[str, str] | None] = {}
+
+    def url(self, *, recipient: Any, channel: str, campaign: Any) -> str:
+        if channel not in ("email", "sms") or self.token is None:
+            return opt_out_url(recipient=recipient, channel=channel, campaign=campaign)
+        token = str(self.token(recipient=recipient, channel=channel))
+        if channel not in self.frames:
+            url = opt_out_url(recipient=recipient, channel=channel, campaign=campaign)
+            before, found, after = url.partition(token)
+            self.frames[channel] = (before, after) if found and token not in after else None
+            return url
+        frame = self.frames[channel]
+        if frame is None:
+            return opt_out_url(recipient=recipient, channel=channel, campaign=campaign)
+        return f"{frame[0]}{token}{frame[1]}"
+
+
 def exposures_record_many(records: list[dict]) -> list[Any]:
     """Exposures for a flush of sends, through the evaluation app's writer.
 

@@ -116,6 +116,7 @@ class _Batch:
         self.report = BatchReport()
         self.pending: set[UUID] = set()
         self.renders: dict[tuple, Any] = {}
+        self.opt_outs = ports.OptOutLinks()
         self.active_checked: dict[int, float] = {}
 
     # -- steps ------------------------------------------------------------------------------
@@ -278,7 +279,7 @@ class _Batch:
 
     # -- rendering --------------------------------------------------------------------------
     def outgoing(self, row: Delivery, contact: str) -> Outgoing:
-        opt_out = ports.opt_out_url(recipient=row.recipient, channel=row.channel,
+        opt_out = self.opt_outs.url(recipient=row.recipient, channel=row.channel,
                                     campaign=row.campaign) if row.channel != "webhook" else ""
         rendered = self.rendered(row, opt_out)
         return Outgoing(

@@ -191,7 +191,8 @@ def _bulk_set(rows: list[Delivery]) -> None:
     columns = ["id", *_RECORDED_FIELDS]
     assignments = ", ".join(f"{c} = v.{c}" for c in _RECORDED_FIELDS)
     if connection.vendor == "postgresql":
-        arrays = [[_db_value(row, column) for row in rows] for column in columns]
+        # The raw attribute values (UUIDs, str, int, aware datetimes) adapt as they are.
+        arrays = [[getattr(row, column) for row in rows] for column in columns]
         casts = ", ".join(f"%s::{'uuid' if c == 'id' else _CASTS[c]}[]" for c in columns)
         sql = (f"UPDATE {table} SET {assignments} "  # noqa: S608 - fixed names
                f"FROM unnest({casts}) AS v({', '.join(columns)}) WHERE {table}.id = v.id")

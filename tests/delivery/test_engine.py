@@ -295,3 +295,17 @@ def test_the_bulk_assigner_agrees_with_assign_arm_for_every_subject(tenant):
     subjects = [Pseudonym("2026-11", f"{n:064x}") for n in range(0, 4000 * 7919, 7919)]
     assert all(assign(s) == assign_arm(campaign=campaign, subject=s, at=now) for s in subjects)
     assert {assign(s).name for s in subjects} == {"supportive", "legal", "holdout"}
+
+
+def test_batch_opt_out_links_are_the_segments_apps_links(tenant):
+    from delivery.ports import OptOutLinks
+    from segments.optout import opt_out_url
+
+    recipients(tenant.organisation, 4)
+    people = list(Recipient.objects.filter(organisation=tenant.organisation))
+    links = OptOutLinks()
+    for channel in ("email", "sms", "email"):
+        for person in people:
+            assert links.url(recipient=person, channel=channel, campaign=None) == opt_out_url(
+                recipient=person, channel=channel)
+    assert links.url(recipient=people[0], channel="webhook", campaign=None) == ""
