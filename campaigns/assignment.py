@@ -84,8 +84,14 @@ def in_namespace_share(*, campaign: Campaign, subject: Pseudonym) -> bool:
 
 
 def ordered_arms(campaign: Campaign) -> list[Arm]:
-    # Sorting in Python keeps a prefetched `arms` cache usable (no query per assignment).
-    return sorted(campaign.arms.all(), key=lambda arm: arm.pk)
+    # Sorting in Python keeps a prefetched `arms` cache usable (no query per assignment); the
+    # sorted list is kept beside that cache, as long-lived as it (the intervention snapshot).
+    prefetched = getattr(campaign, "_prefetched_objects_cache", {})
+    if "arms" not in prefetched:
+        return sorted(campaign.arms.all(), key=lambda arm: arm.pk)
+    if "ordered_arms" not in prefetched:
+        prefetched["ordered_arms"] = sorted(prefetched["arms"], key=lambda arm: arm.pk)
+    return prefetched["ordered_arms"]
 
 
 def arm_for_unit(arms: Sequence[Arm], u: float) -> Arm | None:

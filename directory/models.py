@@ -202,6 +202,14 @@ class HelpResource(models.Model):
         return VerificationStatus.CONFIRMED
 
     def periods(self) -> list[Period]:
+        prefetched = getattr(self, "_prefetched_objects_cache", {})
+        if "opening_hours" in prefetched:
+            # Kept beside the prefetched rows (as long-lived as they are): the live
+            # intervention path asks every cached resource whether it is open on each request.
+            if "periods" not in prefetched:
+                prefetched["periods"] = [Period(h.weekday, h.opens, h.closes)
+                                         for h in prefetched["opening_hours"]]
+            return prefetched["periods"]
         return [Period(h.weekday, h.opens, h.closes) for h in self.opening_hours.all()]
 
     def is_open(self, at: datetime | None = None) -> bool | None:

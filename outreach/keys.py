@@ -40,6 +40,7 @@ def _decode(text: str) -> bytes:
     return key
 
 
+@functools.lru_cache(maxsize=16)
 def _parse_env_ring(text: str) -> dict[str, bytes]:
     ring: dict[str, bytes] = {}
     for item in text.split(","):
@@ -48,19 +49,20 @@ def _parse_env_ring(text: str) -> dict[str, bytes]:
     return ring
 
 
-def _read_dir_ring(directory: Path) -> dict[str, bytes]:
+def _read_dir_ring(directory: str) -> dict[str, bytes]:
     try:
         # Adding or deleting a key file changes the directory's mtime: one stat per call
-        # instead of reading every file on the hot path.
-        version = directory.stat().st_mtime_ns
+        # instead of reading every file on the hot path (a plain string path: pathlib's
+        # parsing cost more than the stat).
+        version = os.stat(directory).st_mtime_ns
     except FileNotFoundError:
         return {}
     return _read_dir_ring_version(directory, version)
 
 
 @functools.lru_cache(maxsize=32)
-def _read_dir_ring_version(directory: Path, version: int) -> dict[str, bytes]:
-    files = sorted(directory.glob("*.key"), reverse=True)
+def _read_dir_ring_version(directory: str, version: int) -> dict[str, bytes]:
+    files = sorted(Path(directory).glob("*.key"), reverse=True)
     return {path.stem: _decode(path.read_text()) for path in files}
 
 
@@ -88,12 +90,16 @@ class KeyRing:
         return Path(settings.KEY_DIR) / self.name
 
     def keys(self) -> dict[str, bytes]:
+        return dict(self._ring())
+
+    def _ring(self) -> dict[str, bytes]:
+        # Shared and cached: read it, never change it.
         if self.env_value:
             return _parse_env_ring(self.env_value)
-        return dict(_read_dir_ring(self.directory))
+        return _read_dir_ring(os.path.join(settings.KEY_DIR, self.name))
 
     def get(self, key_id: str, *, create: bool = False) -> bytes:
-        key = self.keys().get(key_id)
+        key = self._ring().get(key_id)
         if key is not None:
             return key
         if create and settings.KEYS_AUTO_CREATE and not self.env_value:

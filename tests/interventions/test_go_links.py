@@ -133,3 +133,19 @@ def test_a_link_for_an_unknown_exposure_lists_help_without_counting(db, client):
 def test_only_get_and_head_are_allowed(shown, client):
     _, _, links = shown
     assert client.post(path_of(links["Troubled Desire"]["url"])).status_code == 405
+
+
+def test_link_tokens_are_byte_identical_to_djangos_timestamp_signer(monkeypatch, settings):
+    from django.core import signing
+
+    from interventions import links
+
+    settings.SECRET_KEY = "another-secret-key-for-this-test-0123456789abcdefghij"
+    monkeypatch.setattr(signing.time, "time", lambda: 1_790_000_000.7)
+    monkeypatch.setattr(links.time, "time", lambda: 1_790_000_000.7)
+    exposure = uuid.UUID("0b6f2c1e-5d6a-4e8e-9a43-2f1c7d9e8b10")
+    django_token = signing.TimestampSigner(salt=links.SALT).sign_object(
+        {"e": exposure.hex, "r": 12})
+    assert link_token(exposure_id=exposure, resource_id=12) == django_token
+    assert links.link_target(django_token) == links.LinkTarget(exposure_id=exposure,
+                                                               resource_id=12)
