@@ -17,7 +17,8 @@ _DEFAULTS: dict[str, float] = {
     "DELIVERY_LEASE_SECONDS": 60.0,
     # Stop sending from a batch this long before its lease ends (and hand the rest back).
     "DELIVERY_LEASE_MARGIN_SECONDS": 10.0,
-    "DELIVERY_BATCH_SIZE": 200.0,
+    # Rows claimed at once: each batch pays a few queries, a render and a connection.
+    "DELIVERY_BATCH_SIZE": 500.0,
     # Outcomes are recorded (sent + exposure, one transaction) after at most this many sends.
     "DELIVERY_FLUSH_SIZE": 25.0,
     # Parallel send loops across all workers; each is one task that loops for LANE_SECONDS.

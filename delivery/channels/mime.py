@@ -22,10 +22,9 @@ from dataclasses import dataclass
 
 from django.core.mail import EmailMultiAlternatives
 
-from delivery.channels.base import Outgoing
+from delivery.channels.base import PLAIN_ADDRESS, Outgoing
 
 _NEWLINES = re.compile(r"\r\n|\r|\n")  # what email.generator normalises to CRLF
-_SIMPLE_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+\Z")
 _SAFE_URL = re.compile(r"[\x21-\x3b=\x3f-\x7e]{1,900}\Z")  # printable ASCII but < and >
 LINE_LIMIT = 998  # RFC 5322: longer lines make Django switch to quoted-printable
 
@@ -95,7 +94,7 @@ class Template:
 
     def fits(self, outgoing: Outgoing, text: bytes, html: bytes) -> bool:
         """Whether the splice gives exactly what Django would write for this person."""
-        if not _SIMPLE_ADDRESS.match(outgoing.to):
+        if not PLAIN_ADDRESS.match(outgoing.to):
             return False
         if outgoing.opt_out_url and not _SAFE_URL.match(outgoing.opt_out_url):
             return False

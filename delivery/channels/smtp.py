@@ -14,7 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from delivery.channels.base import PermanentError, SendResult, TransientError
+from delivery.channels.base import PLAIN_ADDRESS, PermanentError, SendResult, TransientError
 
 BOUNCE_CODES = {550, 551, 553}  # mailbox unavailable / not local / name not allowed
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -98,6 +98,7 @@ class _Transaction:
 def _pipelined(smtp: smtplib.SMTP, envelopes: list[Envelope], deadline: float,
                results: list[Result], started: list[int]) -> None:
     size = smtp.has_extn("size")
+    quoted: dict[str, str] = {}  # smtplib.quoteaddr parses the address: once per address
     expected: deque[tuple[str, _Transaction]] = deque()
     outgoing = b""
     for index, envelope in enumerate(envelopes):
@@ -105,8 +106,10 @@ def _pipelined(smtp: smtplib.SMTP, envelopes: list[Envelope], deadline: float,
             break
         transaction = _Transaction(index)
         option = f" SIZE={len(envelope.data)}" if size else ""
-        outgoing += (f"MAIL FROM:{smtplib.quoteaddr(envelope.sender)}{option}\r\n"
-                     f"RCPT TO:{smtplib.quoteaddr(envelope.recipient)}\r\nDATA\r\n").encode()
+        sender = quoted.get(envelope.sender) or quoted.setdefault(
+            envelope.sender, smtplib.quoteaddr(envelope.sender))
+        outgoing += (f"MAIL FROM:{sender}{option}\r\n"
+                     f"RCPT TO:{_quoted(envelope.recipient)}\r\nDATA\r\n").encode()
         expected += [("mail", transaction), ("rcpt", transaction), ("data", transaction)]
         started.append(index)
         smtp.send(outgoing)
@@ -150,6 +153,13 @@ def _read_one(smtp: smtplib.SMTP, expected: deque, results: list[Result],
         results[index] = (SendResult(provider_message_id=envelopes[index].message_id)
                           if code == 250 else classified(code, text))
     return b""
+
+
+def _quoted(address: str) -> str:
+    """smtplib.quoteaddr without its parser for a plain address (the usual case)."""
+    if PLAIN_ADDRESS.match(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
 
 
 def _data_block(data: bytes) -> bytes:
