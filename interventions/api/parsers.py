@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser, JSONParser, get_encoding
+from rest_framework.utils import json
 
 from outreach.errors import PayloadTooLarge
 
@@ -15,15 +17,22 @@ def read_limited(stream, limit: int) -> bytes:  # type: ignore[no-untyped-def]
 
 
 class LimitedJSONParser(JSONParser):
-    """JSON bodies of at most `view.max_body_bytes` bytes (413 beyond)."""
+    """JSON bodies of at most `view.max_body_bytes` bytes (413 beyond).
+
+    Decodes the bytes it read in one call instead of through a stream reader (DRF's way),
+    with DRF's checks: text charsets only, strict JSON (no NaN or Infinity), ParseError (400).
+    """
 
     def parse(self, stream, media_type=None, parser_context=None):  # type: ignore[no-untyped-def]
-        import io
-
-        view = (parser_context or {}).get("view")
-        limit = getattr(view, "max_body_bytes", 64 * 1024)
+        parser_context = parser_context or {}
+        limit = getattr(parser_context.get("view"), "max_body_bytes", 64 * 1024)
         data = read_limited(stream, limit)
-        return super().parse(io.BytesIO(data), media_type, parser_context)
+        encoding = get_encoding(parser_context)
+        try:
+            return json.loads(data.decode(encoding),
+                              parse_constant=json.strict_constant if self.strict else None)
+        except ValueError as error:  # UnicodeDecodeError included
+            raise ParseError(f"JSON parse error - {error}") from error
 
 
 class NDJSONParser(BaseParser):

@@ -320,3 +320,17 @@ def test_attributes_must_be_an_object_when_given(w, attributes):
 def test_fields_must_be_strings(w, field):
     response = ask(w, **{field: 12345})
     assert response.status_code == 400 and field in response.json()
+
+
+@pytest.mark.parametrize(("body", "content_type", "problem"), [
+    (b'{"trigger": "search_blocked_term",', "application/json", "Expecting property name"),
+    (b'{"trigger": NaN}', "application/json", "'NaN'"),
+    (b'{"trigger": "\xff"}', "application/json", "can't decode byte 0xff"),
+    (b'{"trigger": "x"}', "application/json; charset=bz2_codec", 'Unsupported charset "bz2'),
+])
+def test_a_body_that_is_not_strict_json_text_is_a_400_naming_the_problem(w, body, content_type,
+                                                                         problem):
+    response = w.client().post(URL, body, content_type=content_type)
+    assert response.status_code == 400, response.content
+    assert problem in response.json()["detail"]
+    assert not Exposure.objects.exists()
