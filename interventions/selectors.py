@@ -31,7 +31,6 @@ from segments.models import SegmentStatus
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SNAPSHOT_SECONDS = 5.0
 _RULE_CACHE_LIMIT = 4096
 
 
@@ -75,7 +74,7 @@ _lock = threading.Lock()
 
 
 def snapshot_seconds() -> float:
-    return float(getattr(settings, "INTERVENTIONS_SNAPSHOT_SECONDS", DEFAULT_SNAPSHOT_SECONDS))
+    return float(settings.INTERVENTIONS_SNAPSHOT_SECONDS)
 
 
 def snapshot_clear() -> None:

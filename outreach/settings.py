@@ -243,6 +243,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 # /healthz fails (503) when no worker completed a heartbeat recently; on where workers run.
 HEALTH_REQUIRE_WORKERS = (_env("HEALTH_REQUIRE_WORKERS", "1" if PRODUCTION else "0") == "1")
 
+# --- Live interventions ----------------------------------------------------------------------
+# Requests per partner across all web processes ("600/s", "20000/min").
+INTERVENTIONS_RATE_PER_PARTNER = _env("INTERVENTIONS_RATE_PER_PARTNER", "12000/min")
+# How stale a web process's view of campaigns, the directory and API keys may be (seconds).
+INTERVENTIONS_SNAPSHOT_SECONDS = float(_env("INTERVENTIONS_SNAPSHOT_SECONDS", "5") or 5)
+
 # --- Directory -------------------------------------------------------------------------------
 HELP_RESOURCE_STALE_AFTER_DAYS = int(_env("HELP_RESOURCE_STALE_AFTER_DAYS", "365") or 365)
 SHARED_DATA_DIR = Path(_env("OUTREACH_SHARED_DATA_DIR", str(BASE_DIR.parent / "shared" / "data"))

@@ -11,7 +11,6 @@ environment variable of that name, e.g. "600/s" or "20000/min" (default 12000/mi
 
 from __future__ import annotations
 
-import os
 import time
 
 from django.conf import settings
@@ -30,8 +29,7 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 def partner_rate() -> str:
-    return (getattr(settings, "INTERVENTIONS_RATE_PER_PARTNER", None)
-            or os.environ.get("INTERVENTIONS_RATE_PER_PARTNER") or DEFAULT_RATE)
+    return settings.INTERVENTIONS_RATE_PER_PARTNER or DEFAULT_RATE
 
 
 class PartnerRateThrottle(BaseThrottle):
