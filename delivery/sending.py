@@ -8,7 +8,8 @@ Order of events per row (the exactly-once core):
      if the row is still ours.
 A crash between 2 and 3 leaves the row `sending`; the sweeper re-queues it when the lease ends
 and it is sent again under the same Message-ID / idempotency key. Rows are recorded every
-DELIVERY_FLUSH_SIZE sends, which bounds how many such re-transmissions a kill can cause.
+DELIVERY_FLUSH_SIZE sends (a chunk); chunk k+1 is sent on the batch's sending thread while
+chunk k is recorded, so at most two chunks can be re-transmitted after a kill.
 Before each send the batch checks that its lease has DELIVERY_LEASE_MARGIN_SECONDS left (more
 than any network timeout), so the sweeper never re-queues a row this batch might still send.
 """
@@ -20,6 +21,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,6 +67,15 @@ class BatchReport:
     by_campaign: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
 
+@dataclass
+class _InFlight:
+    """A chunk handed to the sending thread: its rows, render failures and future results."""
+
+    ready: list[tuple[Delivery, Outgoing]]
+    outcomes: list[Outcome]
+    results: Future
+
+
 def deliveries_send(*, ids: list[UUID], worker_id: str, lease_deadline: float) -> BatchReport:
     """Send a batch this worker claimed. `lease_deadline` is time.monotonic() at lease end."""
     rows = load_claimed(ids=ids, worker_id=worker_id)
@@ -77,6 +88,7 @@ def deliveries_send(*, ids: list[UUID], worker_id: str, lease_deadline: float) -
         for (organisation_id, channel), group in groups.items():
             batch.send_group(organisation_id, channel, group)
     finally:
+        batch.close()
         if batch.pending:  # anything not sent or recorded goes back at once
             batch.report.released += deliveries_release(ids=batch.pending, worker_id=worker_id)
     return batch.report
@@ -118,6 +130,8 @@ class _Batch:
         self.renders: dict[tuple, Any] = {}
         self.opt_outs = ports.OptOutLinks()
         self.active_checked: dict[int, float] = {}
+        self.sending: ThreadPoolExecutor | None = None  # one thread: chunks go out in order
+        self.in_flight: _InFlight | None = None
 
     # -- steps ------------------------------------------------------------------------------
     def send_group(self, organisation_id: int, channel: str, rows: list[Delivery]) -> None:
@@ -190,6 +204,18 @@ class _Batch:
 
     def send_all(self, sendable: list[tuple[Delivery, str]], sender: ChannelSender,
                  bucket: ratelimit.Bucket) -> None:
+        try:
+            self.send_chunks(sendable, sender, bucket)
+        except BaseException:
+            self.settle()
+            raise
+        self.finish()
+
+    def send_chunks(self, sendable: list[tuple[Delivery, str]], sender: ChannelSender,
+                    bucket: ratelimit.Bucket) -> None:
+        """Chunk k+1 goes out on the sending thread while this thread records chunk k, so the
+        provider's and the database's round trips overlap. At most two chunks are ever sent
+        and not yet recorded."""
         size = max(int_setting("DELIVERY_FLUSH_SIZE"), 1)
         for start in range(0, len(sendable), size):
             chunk = sendable[start:start + size]
@@ -202,9 +228,13 @@ class _Batch:
                 self.release([row.pk for row, _ in sendable[start:]], next_attempt_at=due)
                 return
             time.sleep(wait)
-            self.send_chunk(chunk, sender)
+            previous, self.in_flight = self.in_flight, self.start(chunk, sender)
+            if previous is not None:
+                self.record_sent(previous)
 
-    def send_chunk(self, chunk: list[tuple[Delivery, str]], sender: ChannelSender) -> None:
+    def start(self, chunk: list[tuple[Delivery, str]], sender: ChannelSender) -> _InFlight:
+        """Render the chunk here (rendering may read the database), send it on the sending
+        thread (which never touches the database)."""
         outcomes: list[Outcome] = []
         ready: list[tuple[Delivery, Outgoing]] = []
         for row, contact in chunk:
@@ -214,13 +244,44 @@ class _Batch:
                 outcomes.append(Outcome(row, Result.FAILED, f"render: {error}"[:300]))
         # From here the provider may have the messages: a crash leaves them to the sweeper.
         self.pending -= {row.pk for row, _ in ready}
-        results = self.transmit([outgoing for _, outgoing in ready], sender)
-        for (row, _), result in zip(ready, results, strict=True):
+        if self.sending is None:
+            self.sending = ThreadPoolExecutor(1, thread_name_prefix="delivery-send")
+        future = self.sending.submit(self.transmit, [outgoing for _, outgoing in ready], sender)
+        return _InFlight(ready=ready, outcomes=outcomes, results=future)
+
+    def record_sent(self, flight: _InFlight) -> None:
+        results = flight.results.result()
+        outcomes = flight.outcomes
+        for (row, _), result in zip(flight.ready, results, strict=True):
             if result is None:  # never started (the lease ran short): it goes back
                 self.pending.add(row.pk)
             else:
                 outcomes.append(_outcome(row, result))
         self.record(outcomes)
+
+    def finish(self) -> None:
+        """Record the last chunk still in flight."""
+        flight, self.in_flight = self.in_flight, None
+        if flight is not None:
+            self.record_sent(flight)
+
+    def settle(self) -> None:
+        """After an error (e.g. Redis gone at the next rate-limit check): the chunk in flight
+        still ends and is recorded if the database lets us; if not, its rows stay `sending`
+        and the sweeper re-queues them (same Message-ID / idempotency key)."""
+        flight, self.in_flight = self.in_flight, None
+        if flight is None:
+            return
+        try:
+            self.record_sent(flight)
+        except Exception:
+            wait([flight.results])  # never close the connection under a running send
+            logger.exception("a sent chunk could not be recorded; the sweeper will re-send it")
+
+    def close(self) -> None:
+        if self.sending is not None:
+            self.sending.shutdown(wait=True)
+            self.sending = None
 
     def transmit(self, outgoings: list[Outgoing], sender: ChannelSender) -> list[Any]:
         """One result per message (SendResult or the error), None for those not started."""

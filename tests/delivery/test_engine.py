@@ -309,3 +309,34 @@ def test_batch_opt_out_links_are_the_segments_apps_links(tenant):
             assert links.url(recipient=person, channel=channel, campaign=None) == opt_out_url(
                 recipient=person, channel=channel)
     assert links.url(recipient=people[0], channel="webhook", campaign=None) == ""
+
+
+def test_a_chunk_in_flight_is_still_recorded_when_the_next_check_fails(tenant, smtp_sink,
+                                                                      settings, monkeypatch):
+    """Chunk k+1 is sent while chunk k is recorded; if the batch then stops on an error (Redis
+    gone at the rate-limit check), what was sent is recorded and the rest goes back."""
+    from delivery import ratelimit
+
+    settings.DELIVERY_FLUSH_SIZE = 4
+    recipients(tenant.organisation, 12)
+    built = sending_campaign(tenant.organisation)
+    smtp_config(tenant.organisation, smtp_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    calls = {"n": 0}
+    real_acquire = ratelimit.acquire
+
+    def acquire(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise ConnectionError("redis went away")
+        return real_acquire(*args, **kwargs)
+
+    monkeypatch.setattr(ratelimit, "acquire", acquire)
+    with pytest.raises(ConnectionError):
+        send_until_idle()
+    assert states(built.campaign) == {"sent": 8, "queued": 4}
+    assert len(smtp_sink.recorder.accepted) == 8
+    assert Exposure.objects.filter(campaign=built.campaign).count() == 8
+    monkeypatch.setattr(ratelimit, "acquire", real_acquire)
+    assert send_until_idle().sent == 4
+    assert len(smtp_sink.recorder.accepted) == 12 and states(built.campaign) == {"sent": 12}
