@@ -29,6 +29,7 @@ class SmtpRecorder:
         self.rejected_addresses: set[str] = set()
         self.keep_headers = True
         self.pipelining = False  # offer PIPELINING (RFC 2920) in the EHLO reply
+        self.drop_connection_for: set[str] = set()  # hang up (once) on a message to these
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
         # aiosmtpd answers pipelined commands in order; it only has to say that it does.
@@ -44,6 +45,12 @@ class SmtpRecorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        with self.lock:
+            dropped = self.drop_connection_for & set(envelope.rcpt_tos)
+            self.drop_connection_for -= dropped
+        if dropped:  # the connection breaks before the server answers the message
+            server.transport.close()
+            return "421 4.3.2 closing"
         with self.lock:
             if self.temporary_failures > 0:
                 self.temporary_failures -= 1

@@ -119,3 +119,21 @@ def test_nothing_is_started_after_the_deadline(smtp_sink):
     sender = EmailSender(_Config(smtp_sink.port))
     assert sender.send_many([outgoing(1)], deadline=0.0) == [None]
     assert not smtp_sink.recorder.accepted
+
+
+def test_a_dropped_connection_fails_only_the_unanswered_and_the_rest_go_on_a_new_one(
+        smtp_sink):
+    smtp_sink.recorder.drop_connection_for = {"person2@example.test"}
+    sender = EmailSender(_Config(smtp_sink.port))
+    messages = [outgoing(n) for n in range(6)]
+    try:
+        results = sender.send_many(messages, deadline=float("inf"))
+    finally:
+        sender.close()
+    assert isinstance(results[2], TransientError)
+    assert results[2].reason.startswith("smtp connection")
+    assert all(isinstance(results[n], SendResult) for n in (0, 1, 4, 5))
+    # With pipelining the next message was already on the wire: it is retried too.
+    assert isinstance(results[3], SendResult | TransientError)
+    sent = {messages[n].to for n, result in enumerate(results) if isinstance(result, SendResult)}
+    assert {rcpt for rcpt, _ in smtp_sink.recorder.accepted} == sent
