@@ -3,8 +3,10 @@
     .venv/bin/python bench/delivery_send.py [people]        (default 15,000: 30,000 messages)
 
 Two worker processes (one pool child each, as on a 2-core machine), beat, a private
-redis-server and both sinks in their own processes. Baseline, measured in the same run: the
+redis-server and both sinks in their own processes (the SMTP sink offers PIPELINING, as large
+providers do; the HTTP sink keeps connections alive). Baseline, measured in the same run: the
 rate at which the same two workers complete a bare no-op Celery task (enqueue -> run -> ack).
+A second table gives the CPU time per message of each group of processes while sending.
 """
 
 from __future__ import annotations
