@@ -70,9 +70,14 @@ class EmailSender:
         if not self.smtp:
             return [self._through_backend(outgoing) if time.monotonic() <= deadline else None
                     for outgoing in outgoings]
-        envelopes = [self._envelope(outgoing) for outgoing in outgoings]
         results: list[transport.Result] = [None] * len(outgoings)
-        waiting = list(range(len(outgoings)))
+        envelopes: dict[int, transport.Envelope] = {}
+        for index, outgoing in enumerate(outgoings):
+            try:
+                envelopes[index] = self._envelope(outgoing)
+            except Exception as error:  # e.g. a header Django refuses: only this one fails
+                results[index] = error
+        waiting = list(envelopes)
         while waiting and time.monotonic() <= deadline:
             # Opened by us, the connection stays open for the whole batch; after a break the
             # rest go on a new one, as a per-message send would.

@@ -137,3 +137,15 @@ def test_a_dropped_connection_fails_only_the_unanswered_and_the_rest_go_on_a_new
     assert isinstance(results[3], SendResult | TransientError)
     sent = {messages[n].to for n, result in enumerate(results) if isinstance(result, SendResult)}
     assert {rcpt for rcpt, _ in smtp_sink.recorder.accepted} == sent
+
+
+def test_a_message_django_cannot_build_fails_alone(smtp_sink):
+    sender = EmailSender(_Config(smtp_sink.port))
+    messages = [outgoing(1), outgoing(2, subject="Broken\nheader"), outgoing(3)]
+    try:
+        results = sender.send_many(messages, deadline=float("inf"))
+    finally:
+        sender.close()
+    assert isinstance(results[0], SendResult) and isinstance(results[2], SendResult)
+    assert isinstance(results[1], Exception)
+    assert {rcpt for rcpt, _ in smtp_sink.recorder.accepted} == {messages[0].to, messages[2].to}
