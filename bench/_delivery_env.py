@@ -166,7 +166,8 @@ def cpu_seconds(processes: Processes) -> dict[str, float]:
             continue
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()  # fields[2]: process group
-        group = groups.get(int(fields[2])) or ("postgres" if comm == "postgres" else None)
+        group = groups.get(int(fields[2])) or (
+            "postgres (whole server)" if comm == "postgres" else None)
         if group is not None:
             # utime + stime, and cutime + cstime of children that ended (e.g. PostgreSQL
             # backends of connections closed after each task)
