@@ -19,6 +19,7 @@ count-then-insert); it limits repetition, it does not guarantee a maximum.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import uuid
@@ -163,15 +164,35 @@ def _json_row(item: _Queued) -> dict[str, Any]:
 
 
 def _prepared_cursor():  # type: ignore[no-untyped-def]
-    # A server-side-binding cursor (Django's default binds client-side, which cannot prepare),
-    # wrapped like Django's own so query logging and error translation still apply.
+    # A server-side-binding cursor that prepares its statement, wrapped like Django's own
+    # cursors so query logging and error translation still apply. Django binds client-side and
+    # leaves psycopg's prepare_threshold at None, which turns preparation off even on request:
+    # an unreachable threshold keeps automatic preparation off for every other query and lets
+    # this one be prepared on request. (Behind PgBouncer in transaction mode this needs
+    # max_prepared_statements, PgBouncer 1.21+.)
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = _ONLY_ON_REQUEST
+    cursor = _preparing_cursor_class()(raw)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(cursor)
+    return connection.make_cursor(cursor)
+
+
+_ONLY_ON_REQUEST = 2**31 - 1
+
+
+@functools.cache
+def _preparing_cursor_class() -> type:
     import psycopg
 
-    connection.ensure_connection()
-    raw = psycopg.Cursor(connection.connection)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(raw)
-    return connection.make_cursor(raw)
+    class PreparingCursor(psycopg.Cursor):
+        def execute(self, query, params=None, *, prepare=None, binary=None):  # type: ignore[no-untyped-def]
+            return super().execute(query, params, prepare=True if prepare is None else prepare,
+                                   binary=binary)
+
+    return PreparingCursor
 
 
 _BATCH_SQL: list[str] = []

@@ -132,3 +132,16 @@ def test_a_failed_statement_fails_its_requests_and_the_writer_goes_on(
     assert run_in_threads(1, lambda i: exposure_insert_unless_capped(after, cap=None)) == [True]
     stored = set(Exposure.objects.filter(campaign=campaign).values_list("id", flat=True))
     assert stored == {rows[0].id, after.id}
+
+
+@pytest.mark.django_db
+def test_the_statement_is_prepared_once_per_connection_on_postgresql(postgres, tenant):
+    campaign = build_campaign(tenant).campaign
+    for person in ("p1", "p2", "p3"):
+        assert exposure_insert_unless_capped(a_row(campaign, person=person), cap=a_cap())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert sum('INSERT INTO "evaluation_exposure"' in text for text in prepared) == 1
+    # Django's own queries stay unprepared (client-side binding, nothing else accumulates).
+    assert len(prepared) == 1, prepared
