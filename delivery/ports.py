@@ -382,17 +382,17 @@ class OptOutLinks:
 
 
 def exposures_record_many(records: list[dict]) -> list[Any]:
-    """Exposures for a flush of sends, through the evaluation app's writer.
+    """Exposures for a flush of sends, through the evaluation app's writer: their ids.
 
-    Uses `evaluation.services.exposures_record_many(records)` (one INSERT) when it exists, else
-    `exposure_record(**record)` per row; `records` hold exposure_record's keyword arguments.
+    Uses `evaluation.services.exposures_record_many(records)` (one statement) when it exists,
+    else `exposure_record(**record)` per row; `records` hold exposure_record's keyword arguments.
     """
     bulk = _owner("evaluation.services.exposures_record_many")
     if bulk is not None:
         return list(bulk(records))
     from evaluation.services import exposure_record
 
-    return [exposure_record(**record) for record in records]
+    return [exposure_record(**record).pk for record in records]
 
 
 def frequency_capped(*, campaign: Any, now: datetime) -> set[tuple[str, str]]:

@@ -257,9 +257,9 @@ def _exposures(rows: list[Delivery], *, now: datetime) -> None:
     if not pending:
         return
     records = [_exposure_fields(row, now=now) for row in pending]
-    exposures = ports.exposures_record_many(records)
-    for row, exposure in zip(pending, exposures, strict=True):
-        row.exposure_id = exposure.pk
+    exposure_ids = ports.exposures_record_many(records)
+    for row, exposure_id in zip(pending, exposure_ids, strict=True):
+        row.exposure_id = exposure_id
 
 
 def _exposure_fields(delivery: Delivery, *, now: datetime) -> dict:

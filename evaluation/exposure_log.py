@@ -34,7 +34,8 @@ from evaluation.models import Exposure
 # (column, PostgreSQL type)
 _COLUMNS = (
     ("id", "uuid"), ("organisation_id", "bigint"), ("campaign_id", "bigint"),
-    ("arm_id", "bigint"), ("segment_id", "bigint"), ("partner_id", "bigint"),
+    ("arm_id", "bigint"), ("schedule_id", "bigint"), ("segment_id", "bigint"),
+    ("partner_id", "bigint"),
     ("message_id", "bigint"), ("source", "varchar"), ("channel", "varchar"),
     ("country", "varchar"), ("language", "varchar"), ("trigger", "varchar"),
     ("subject_key_id", "varchar"), ("subject_pseudonym", "varchar"), ("is_holdout", "boolean"),
@@ -57,6 +58,7 @@ class ExposureRow:
     organisation_id: int
     campaign_id: int
     arm_id: int
+    schedule_id: int | None
     segment_id: int | None
     partner_id: int | None
     message_id: int | None
@@ -79,6 +81,17 @@ def exposure_insert_unless_capped(row: ExposureRow, *, cap: ExposureCap | None) 
     if connection.in_atomic_block:
         return row.id in _insert_batch([_Queued(row, cap)])
     return _group.write(_Queued(row, cap))
+
+
+def exposures_insert_many(rows: list[ExposureRow]) -> None:
+    """Insert rows in one statement on the caller's connection (and transaction); a row whose
+    id exists already is skipped. For a sender's flush: no cap, the audience was capped at
+    fan-out."""
+    if connection.vendor == "postgresql":
+        _insert_batch([_Queued(row, None) for row in rows])
+        return
+    Exposure.objects.bulk_create([Exposure(**{name: getattr(row, name) for name in _NAMES})
+                                  for row in rows], ignore_conflicts=True)
 
 
 # --- PostgreSQL: group commit ----------------------------------------------------------------
@@ -212,7 +225,8 @@ def _batch_statement() -> str:
             f"SELECT 1 FROM {table} AS e WHERE e.subject_key_id = v.subject_key_id "
             "AND e.subject_pseudonym = v.subject_pseudonym AND e.occurred_at >= v.cap_since "
             "AND e.campaign_id = v.campaign_id LIMIT v.cap_count) AS prior) < v.cap_count "
-            "RETURNING id")
+            # A fixed id that exists already (a message re-sent after a crash) counts once.
+            "ON CONFLICT (id) DO NOTHING RETURNING id")
     return _BATCH_SQL[0]
 
 

@@ -22,6 +22,7 @@ from evaluation.exposure_log import (  # noqa: F401 (the contract: re-exported)
     ExposureCap,
     ExposureRow,
     exposure_insert_unless_capped,
+    exposures_insert_many,
 )
 from evaluation.models import (
     AnalysisMethod,
@@ -69,12 +70,28 @@ def exposure_record(*, campaign, arm, subject: Pseudonym, source: str, channel: 
     return exposure
 
 
-def exposures_record_many(records: list[dict]) -> list[Exposure]:
-    """Many exposures in one INSERT (a worker's flush of sends); each dict holds
+def exposures_record_many(records: list[dict]) -> list[uuid.UUID]:
+    """Many exposures in one statement (a worker's flush of sends); each dict holds
     `exposure_record`'s keyword arguments. An exposure whose fixed id exists already (a message
-    re-sent after a crash) is not counted twice."""
-    return Exposure.objects.bulk_create([_exposure(**record) for record in records],
-                                        ignore_conflicts=True)
+    re-sent after a crash) is not counted twice. Returns the ids, in the records' order."""
+    rows = [_exposure_row(**record) for record in records]
+    exposures_insert_many(rows)
+    return [row.id for row in rows]
+
+
+def _exposure_row(*, campaign, arm, subject: Pseudonym, source: str, channel: str,  # type: ignore[no-untyped-def]
+                  country: str = "", language: str = "", segment=None, schedule=None,
+                  partner=None, message=None, trigger: str = "",
+                  occurred_at: datetime | None = None,
+                  exposure_id: uuid.UUID | None = None) -> ExposureRow:
+    return ExposureRow(
+        id=exposure_id or uuid.uuid4(), organisation_id=campaign.organisation_id,
+        campaign_id=campaign.pk, arm_id=arm.pk, schedule_id=getattr(schedule, "pk", None),
+        segment_id=getattr(segment, "pk", None), partner_id=getattr(partner, "pk", None),
+        message_id=getattr(message, "pk", None), source=ExposureSource(source), channel=channel,
+        country=country, language=language, trigger=trigger, subject_key_id=subject.key_id,
+        subject_pseudonym=subject.value, is_holdout=arm.kind == "holdout",
+        occurred_at=occurred_at or timezone.now())
 
 
 def _exposure(*, campaign, arm, subject: Pseudonym, source: str, channel: str,  # type: ignore[no-untyped-def]

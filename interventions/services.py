@@ -219,7 +219,8 @@ def _exposure_record(*, campaign: Campaign, arm: Arm, subject: Pseudonym, segmen
                      cap: ExposureCap | None) -> bool:
     row = ExposureRow(
         id=exposure_id, organisation_id=campaign.organisation_id, campaign_id=campaign.pk,
-        arm_id=arm.pk, segment_id=getattr(segment, "pk", None), partner_id=partner.pk,
+        arm_id=arm.pk, schedule_id=None, segment_id=getattr(segment, "pk", None),
+        partner_id=partner.pk,
         message_id=getattr(message, "pk", None), source=ExposureSource.INTERVENTION,
         channel=Channel.ON_PLATFORM, country=country, language=language, trigger=trigger,
         subject_key_id=subject.key_id, subject_pseudonym=subject.value,

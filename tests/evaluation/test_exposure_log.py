@@ -21,7 +21,8 @@ def a_row(campaign, *, person: str, campaign_id: int | None = None) -> ExposureR
     arm = campaign.arms.order_by("pk").first()
     return ExposureRow(
         id=uuid.uuid4(), organisation_id=campaign.organisation_id,
-        campaign_id=campaign_id or campaign.pk, arm_id=arm.pk, segment_id=None, partner_id=None,
+        campaign_id=campaign_id or campaign.pk, arm_id=arm.pk, schedule_id=None, segment_id=None,
+        partner_id=None,
         message_id=None, source="intervention", channel="on_platform", country="GB",
         language="en", trigger="search_blocked_term", subject_key_id="2026-11",
         subject_pseudonym=person.ljust(64, "0"), is_holdout=arm.kind == "holdout",
