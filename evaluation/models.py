@@ -31,8 +31,10 @@ class Exposure(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE,
                                      related_name="exposures")
+    # No index of its own: the (campaign, occurred_at) index below serves look-ups by campaign,
+    # and every exposure written would pay for a second one.
     campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.CASCADE,
-                                 related_name="exposures")
+                                 related_name="exposures", db_index=False)
     arm = models.ForeignKey("campaigns.Arm", on_delete=models.CASCADE, related_name="exposures")
     schedule = models.ForeignKey("campaigns.Schedule", null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="exposures")
@@ -78,7 +80,8 @@ class Outcome(models.Model):
     exposure = models.ForeignKey(Exposure, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="outcomes")
     campaign = models.ForeignKey("campaigns.Campaign", null=True, blank=True,
-                                 on_delete=models.CASCADE, related_name="outcomes")
+                                 on_delete=models.CASCADE, related_name="outcomes",
+                                 db_index=False)  # (campaign, occurred_at) serves it
     kind = models.CharField(max_length=24, choices=OutcomeKind.choices)
     idempotency_key = models.CharField(max_length=128)
     occurred_at = models.DateTimeField(default=timezone.now)
