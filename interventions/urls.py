@@ -14,4 +14,5 @@ urlpatterns = [
     path("demo/partner/", views.demo_partner, name="demo-partner"),
     path("demo/partner/trigger", views.demo_trigger, name="demo-trigger"),
     path("bench/bare", views.bench_bare, name="bench-bare"),
+    path("bench/bare-write", views.bench_bare_write, name="bench-bare-write"),
 ]

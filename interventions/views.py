@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 
 from django.conf import settings
+from django.db import connection
 from django.http import (
     Http404,
     HttpRequest,
@@ -134,3 +136,24 @@ def bench_bare(request: HttpRequest) -> JsonResponse:
     if not bench_endpoints_enabled():
         raise Http404
     return JsonResponse({"ok": True})
+
+
+BENCH_WRITE_TABLE = "bench_write"
+
+
+@require_GET
+def bench_bare_write(request: HttpRequest) -> JsonResponse:
+    """A bare Django JSON view that commits one row first: the second baseline, to show what a
+    durable write costs by itself. The benchmark creates the table (bench_write_table_create)."""
+    if not bench_endpoints_enabled():
+        raise Http404
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {BENCH_WRITE_TABLE} (id, at) VALUES (%s, %s)",  # noqa: S608
+                       [uuid.uuid4().hex, timezone.now()])
+    return JsonResponse({"ok": True})
+
+
+def bench_write_table_create() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {BENCH_WRITE_TABLE} "
+                       "(id varchar(32) PRIMARY KEY, at timestamp with time zone NOT NULL)")

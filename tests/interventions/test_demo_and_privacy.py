@@ -54,8 +54,23 @@ def test_the_bench_baseline_is_hidden_unless_enabled(db, client, settings):
     settings.DEBUG = False
     settings.BENCH_ENDPOINTS = False
     assert client.get("/bench/bare").status_code == 404
+    assert client.get("/bench/bare-write").status_code == 404
     settings.BENCH_ENDPOINTS = True
     assert client.get("/bench/bare").json() == {"ok": True}
+
+
+def test_the_writing_baseline_commits_one_row_per_request(db, client, settings):
+    from django.db import connection
+
+    from interventions.views import BENCH_WRITE_TABLE, bench_write_table_create
+
+    settings.BENCH_ENDPOINTS = True
+    bench_write_table_create()
+    for _ in range(3):
+        assert client.get("/bench/bare-write").json() == {"ok": True}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {BENCH_WRITE_TABLE}")  # noqa: S608
+        assert cursor.fetchone()[0] == 3
 
 
 def all_text_containing(needle: str) -> list[str]:
