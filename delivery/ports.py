@@ -382,17 +382,11 @@ class OptOutLinks:
 
 
 def exposures_record_many(records: list[dict]) -> list[Any]:
-    """Exposures for a flush of sends, through the evaluation app's writer: their ids.
+    """Exposures for a flush of sends, in one statement, through the evaluation app: their ids.
+    `records` hold `evaluation.services.exposure_record`'s keyword arguments."""
+    from evaluation.services import exposures_record_many as owner
 
-    Uses `evaluation.services.exposures_record_many(records)` (one statement) when it exists,
-    else `exposure_record(**record)` per row; `records` hold exposure_record's keyword arguments.
-    """
-    bulk = _owner("evaluation.services.exposures_record_many")
-    if bulk is not None:
-        return list(bulk(records))
-    from evaluation.services import exposure_record
-
-    return [exposure_record(**record).pk for record in records]
+    return owner(records)
 
 
 def frequency_capped(*, campaign: Any, now: datetime) -> set[tuple[str, str]]:

@@ -90,8 +90,7 @@ def exposures_insert_many(rows: list[ExposureRow]) -> None:
     if connection.vendor == "postgresql":
         _insert_batch([_Queued(row, None) for row in rows])
         return
-    Exposure.objects.bulk_create([Exposure(**{name: getattr(row, name) for name in _NAMES})
-                                  for row in rows], ignore_conflicts=True)
+    Exposure.objects.bulk_create([exposure_model(row) for row in rows], ignore_conflicts=True)
 
 
 # --- PostgreSQL: group commit ----------------------------------------------------------------
@@ -208,45 +207,36 @@ def _preparing_cursor_class() -> type:
     return PreparingCursor
 
 
-_BATCH_SQL: list[str] = []
-
-
+@functools.cache
 def _batch_statement() -> str:
-    if not _BATCH_SQL:
-        table = connection.ops.quote_name(Exposure._meta.db_table)
-        names = ", ".join(connection.ops.quote_name(name) for name in _NAMES)
-        typed = ", ".join(f"{connection.ops.quote_name(name)} {kind}" for name, kind in _COLUMNS)
-        selected = ", ".join(f"v.{connection.ops.quote_name(name)}" for name in _NAMES)
-        _BATCH_SQL.append(
-            f"INSERT INTO {table} ({names}) SELECT {selected} "  # noqa: S608 (names are ours)
-            f"FROM json_to_recordset(%s::json) AS v({typed}, cap_count integer, "
-            "cap_since timestamptz) "
-            "WHERE v.cap_count IS NULL OR (SELECT COUNT(*) FROM ("
-            f"SELECT 1 FROM {table} AS e WHERE e.subject_key_id = v.subject_key_id "
-            "AND e.subject_pseudonym = v.subject_pseudonym AND e.occurred_at >= v.cap_since "
-            "AND e.campaign_id = v.campaign_id LIMIT v.cap_count) AS prior) < v.cap_count "
-            # A fixed id that exists already (a message re-sent after a crash) counts once.
-            "ON CONFLICT (id) DO NOTHING RETURNING id")
-    return _BATCH_SQL[0]
-
-
-# --- other databases (SQLite for the demo): one row, one statement ----------------------------
-
-def _insert_one(row: ExposureRow, *, cap: ExposureCap | None) -> bool:
-    fields = [Exposure._meta.get_field(name) for name in _NAMES]
-    # SQLite stores UUIDs as 32 hex digits and datetimes as text: adapt as the ORM would.
-    values: list[Any] = [f.get_db_prep_save(getattr(row, f.attname), connection)
-                         for f in fields]
     table = connection.ops.quote_name(Exposure._meta.db_table)
     names = ", ".join(connection.ops.quote_name(name) for name in _NAMES)
-    sql = f"INSERT INTO {table} ({names}) SELECT {', '.join(['%s'] * len(_NAMES))}"
-    if cap is not None:
-        sql += (f" WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM {table} "  # noqa: S608
-                "WHERE subject_key_id = %s AND subject_pseudonym = %s AND occurred_at >= %s "
-                "AND campaign_id = %s LIMIT %s) AS prior) < %s")
-        values += [row.subject_key_id, row.subject_pseudonym,
-                   connection.ops.adapt_datetimefield_value(cap.since), row.campaign_id,
-                   cap.count, cap.count]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        return cursor.rowcount == 1
+    typed = ", ".join(f"{connection.ops.quote_name(name)} {kind}" for name, kind in _COLUMNS)
+    selected = ", ".join(f"v.{connection.ops.quote_name(name)}" for name in _NAMES)
+    return (
+        f"INSERT INTO {table} ({names}) SELECT {selected} "  # noqa: S608 (names are ours)
+        f"FROM json_to_recordset(%s::json) AS v({typed}, cap_count integer, "
+        "cap_since timestamptz) "
+        "WHERE v.cap_count IS NULL OR (SELECT COUNT(*) FROM ("
+        f"SELECT 1 FROM {table} AS e WHERE e.subject_key_id = v.subject_key_id "
+        "AND e.subject_pseudonym = v.subject_pseudonym AND e.occurred_at >= v.cap_since "
+        "AND e.campaign_id = v.campaign_id LIMIT v.cap_count) AS prior) < v.cap_count "
+        # A fixed id that exists already (a message re-sent after a crash) counts once.
+        "ON CONFLICT (id) DO NOTHING RETURNING id")
+
+
+# --- other databases (SQLite for the demo): the ORM, one row at a time -----------------------
+
+def exposure_model(row: ExposureRow) -> Exposure:
+    """The row as an (unsaved) Exposure."""
+    return Exposure(**{name: getattr(row, name) for name in _NAMES})
+
+
+def _insert_one(row: ExposureRow, *, cap: ExposureCap | None) -> bool:
+    if cap is not None and Exposure.objects.filter(
+            subject_key_id=row.subject_key_id, subject_pseudonym=row.subject_pseudonym,
+            campaign_id=row.campaign_id, occurred_at__gte=cap.since)[:cap.count].count() \
+            >= cap.count:
+        return False
+    exposure_model(row).save(force_insert=True)
+    return True

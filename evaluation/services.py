@@ -22,6 +22,7 @@ from evaluation.exposure_log import (  # noqa: F401 (the contract: re-exported)
     ExposureCap,
     ExposureRow,
     exposure_insert_unless_capped,
+    exposure_model,
     exposures_insert_many,
 )
 from evaluation.models import (
@@ -62,10 +63,11 @@ def exposure_record(*, campaign, arm, subject: Pseudonym, source: str, channel: 
     """Record one exposure (a holdout assignment counts too: arm.kind == "holdout").
 
     `exposure_id` lets a sender fix the id in advance (links signed before the send)."""
-    exposure = _exposure(campaign=campaign, arm=arm, subject=subject, source=source,
-                         channel=channel, country=country, language=language, segment=segment,
-                         schedule=schedule, partner=partner, message=message, trigger=trigger,
-                         occurred_at=occurred_at, exposure_id=exposure_id)
+    exposure = exposure_model(_exposure_row(
+        campaign=campaign, arm=arm, subject=subject, source=source, channel=channel,
+        country=country, language=language, segment=segment, schedule=schedule,
+        partner=partner, message=message, trigger=trigger, occurred_at=occurred_at,
+        exposure_id=exposure_id))
     exposure.save(force_insert=True)
     return exposure
 
@@ -92,21 +94,6 @@ def _exposure_row(*, campaign, arm, subject: Pseudonym, source: str, channel: st
         country=country, language=language, trigger=trigger, subject_key_id=subject.key_id,
         subject_pseudonym=subject.value, is_holdout=arm.kind == "holdout",
         occurred_at=occurred_at or timezone.now())
-
-
-def _exposure(*, campaign, arm, subject: Pseudonym, source: str, channel: str,  # type: ignore[no-untyped-def]
-              country: str = "", language: str = "", segment=None, schedule=None,
-              partner=None, message=None, trigger: str = "",
-              occurred_at: datetime | None = None,
-              exposure_id: uuid.UUID | None = None) -> Exposure:
-    return Exposure(
-        id=exposure_id or uuid.uuid4(),
-        organisation_id=campaign.organisation_id, campaign=campaign, arm=arm,
-        schedule=schedule, segment=segment, partner=partner, message=message,
-        source=ExposureSource(source), channel=channel, country=country, language=language,
-        trigger=trigger, subject_key_id=subject.key_id, subject_pseudonym=subject.value,
-        is_holdout=arm.kind == "holdout", occurred_at=occurred_at or timezone.now(),
-    )
 
 
 # --- evaluation plans ------------------------------------------------------------------------

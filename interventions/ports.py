@@ -4,8 +4,8 @@ Those apps were built in parallel with this one; every call into them goes throu
 change of their signatures is a change in this file only:
 
 - campaigns.selectors: running_campaigns_for_partner (prefetches arms+messages, segments and
-  flights: the snapshot then answers requests without queries), campaign_in_flight,
-  messages_for_arm (works on the prefetched messages);
+  flights: the snapshot then answers requests without queries), messages_for_arm (works on
+  the prefetched messages);
 - campaigns.assignment.assign_arm, campaigns.rendering.render_message: the shared functions;
 - segments.targeting.rule_parse: parses with the organisation's custom attributes;
 - directory.selectors.help_resources_for / legal_notice_for: the directory's contract.
@@ -58,11 +58,6 @@ def running_campaigns_for_partner(*, partner: Organisation, at: datetime) -> lis
     intervention hot path runs on this list without further queries.
     """
     return campaign_selectors.running_campaigns_for_partner(partner=partner, at=at)
-
-
-def in_flight(campaign: Campaign, at: datetime) -> bool:
-    """A cached campaign is still in a flight at `at` (prefetched flights, no query)."""
-    return campaign_selectors.campaign_in_flight(campaign, at)
 
 
 def message_for_arm(*, arm: Arm, channel: str, language_chain: Iterable[str]) -> Message | None:
