@@ -63,7 +63,7 @@ def exposure_record(*, campaign, arm, subject: Pseudonym, source: str, channel: 
     """Record one exposure (a holdout assignment counts too: arm.kind == "holdout").
 
     `exposure_id` lets a sender fix the id in advance (links signed before the send)."""
-    exposure = exposure_model(_exposure_row(
+    exposure = exposure_model(exposure_row(
         campaign=campaign, arm=arm, subject=subject, source=source, channel=channel,
         country=country, language=language, segment=segment, schedule=schedule,
         partner=partner, message=message, trigger=trigger, occurred_at=occurred_at,
@@ -76,16 +76,17 @@ def exposures_record_many(records: list[dict]) -> list[uuid.UUID]:
     """Many exposures in one statement (a worker's flush of sends); each dict holds
     `exposure_record`'s keyword arguments. An exposure whose fixed id exists already (a message
     re-sent after a crash) is not counted twice. Returns the ids, in the records' order."""
-    rows = [_exposure_row(**record) for record in records]
+    rows = [exposure_row(**record) for record in records]
     exposures_insert_many(rows)
     return [row.id for row in rows]
 
 
-def _exposure_row(*, campaign, arm, subject: Pseudonym, source: str, channel: str,  # type: ignore[no-untyped-def]
-                  country: str = "", language: str = "", segment=None, schedule=None,
-                  partner=None, message=None, trigger: str = "",
-                  occurred_at: datetime | None = None,
-                  exposure_id: uuid.UUID | None = None) -> ExposureRow:
+def exposure_row(*, campaign, arm, subject: Pseudonym, source: str, channel: str,  # type: ignore[no-untyped-def]
+                 country: str = "", language: str = "", segment=None, schedule=None,
+                 partner=None, message=None, trigger: str = "",
+                 occurred_at: datetime | None = None,
+                 exposure_id: uuid.UUID | None = None) -> ExposureRow:
+    """One exposure's row from the objects involved (`exposure_record`'s arguments)."""
     return ExposureRow(
         id=exposure_id or uuid.uuid4(), organisation_id=campaign.organisation_id,
         campaign_id=campaign.pk, arm_id=arm.pk, schedule_id=getattr(schedule, "pk", None),

@@ -20,7 +20,7 @@ from django.utils import timezone
 from campaigns.models import Arm, ArmKind, Campaign
 from campaigns.rendering import RenderError
 from evaluation.models import Exposure, ExposureSource, Outcome
-from evaluation.services import ExposureCap, ExposureRow, exposure_insert_unless_capped
+from evaluation.services import ExposureCap, exposure_insert_unless_capped, exposure_row
 from interventions import ports
 from interventions.links import LinkTarget, link_url
 from interventions.locales import language_chain, normalise_country, normalise_language
@@ -217,14 +217,10 @@ def _exposure_record(*, campaign: Campaign, arm: Arm, subject: Pseudonym, segmen
                      partner: Organisation, country: str, language: str, trigger: str,
                      at: datetime, message: Any, exposure_id: uuid.UUID,
                      cap: ExposureCap | None) -> bool:
-    row = ExposureRow(
-        id=exposure_id, organisation_id=campaign.organisation_id, campaign_id=campaign.pk,
-        arm_id=arm.pk, schedule_id=None, segment_id=getattr(segment, "pk", None),
-        partner_id=partner.pk,
-        message_id=getattr(message, "pk", None), source=ExposureSource.INTERVENTION,
-        channel=Channel.ON_PLATFORM, country=country, language=language, trigger=trigger,
-        subject_key_id=subject.key_id, subject_pseudonym=subject.value,
-        is_holdout=arm.kind == ArmKind.HOLDOUT, occurred_at=at)
+    row = exposure_row(campaign=campaign, arm=arm, subject=subject,
+                       source=ExposureSource.INTERVENTION, channel=Channel.ON_PLATFORM,
+                       country=country, language=language, segment=segment, partner=partner,
+                       message=message, trigger=trigger, occurred_at=at, exposure_id=exposure_id)
     return exposure_insert_unless_capped(row, cap=cap)
 
 
