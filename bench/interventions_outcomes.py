@@ -29,9 +29,9 @@ def seed_exposures(*, campaign, partner, count: int) -> list[str]:  # type: igno
     from django.db import transaction
 
     from campaigns.models import Arm
+    from core.pseudonyms import pseudonymise
     from evaluation.models import Exposure
     from evaluation.services import exposure_record
-    from outreach.pseudonyms import pseudonymise
 
     existing = list(Exposure.objects.filter(campaign=campaign, partner=partner)
                     .values_list("id", flat=True)[:count])

@@ -43,12 +43,12 @@ from campaigns.rendering import (
     sample_context,
 )
 from campaigns.schedules import schedule_problems
+from core.errors import DomainError
+from core.vocabulary import AudienceStage, Channel
+from organisations.admin_base import OrganisationScopedAdmin
 from organisations.models import Organisation, Partnership, Role
 from organisations.selectors import user_membership, user_organisation
 from organisations.services import Actor, audit_record
-from outreach.admin import OrganisationScopedAdmin
-from outreach.errors import DomainError
-from outreach.vocabulary import AudienceStage, Channel
 
 STATUS_COLOURS = {
     CampaignStatus.DRAFT: "#57606a", CampaignStatus.IN_REVIEW: "#9a6700",

@@ -39,8 +39,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 
 from campaigns.models import Arm, AssignmentDesign, Campaign
-from outreach.keys import pseudonym_ring
-from outreach.pseudonyms import Pseudonym
+from core.keys import pseudonym_ring
+from core.pseudonyms import Pseudonym
 
 ASSIGNMENT_KEY_ID = "assignment"
 EPOCH = date(1970, 1, 1)

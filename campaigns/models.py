@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.vocabulary import Channel
 from organisations.models import Organisation
-from outreach.vocabulary import Channel
 
 
 class CampaignStatus(models.TextChoices):

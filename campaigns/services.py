@@ -41,10 +41,10 @@ from campaigns.models import (
 )
 from campaigns.rendering import message_validate
 from campaigns.schedules import schedule_next_fire, schedule_problems
+from core.errors import Conflict, Forbidden, InvalidInput
+from core.vocabulary import Channel
 from organisations.models import Membership, Organisation, OrganisationKind, Partnership, Role
 from organisations.services import Actor, audit_record
-from outreach.errors import Conflict, Forbidden, InvalidInput
-from outreach.vocabulary import Channel
 
 S = CampaignStatus
 

@@ -12,13 +12,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from campaigns.models import Campaign
+from core.errors import Conflict, InvalidInput
 from delivery import ports
 from delivery.models import ChannelConfig, Delivery, DeliveryAttempt
 from delivery.selectors import campaign_progress
+from organisations.admin_base import OrganisationScopedAdmin
 from organisations.selectors import user_organisation, user_role
 from organisations.services import Actor
-from outreach.admin import OrganisationScopedAdmin
-from outreach.errors import Conflict, InvalidInput
 
 
 class DeliveryAttemptInline(admin.TabularInline):

@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import connection, transaction
 
 from campaigns.models import Campaign, Schedule
+from core.pseudonyms import Pseudonym
 from delivery import ports
 from delivery.models import Delivery, DeliveryState, SkipReason, uuid7_hex_stream
 from organisations.services import Actor, audit_record
-from outreach.pseudonyms import Pseudonym
 
 logger = logging.getLogger(__name__)
 

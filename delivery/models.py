@@ -17,9 +17,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.crypto import EncryptedTextField
+from core.vocabulary import Channel
 from organisations.models import Organisation
-from outreach.crypto import EncryptedTextField
-from outreach.vocabulary import Channel
 
 
 def uuid7() -> uuid.UUID:

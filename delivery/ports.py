@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from outreach.pseudonyms import Pseudonym
+from core.pseudonyms import Pseudonym
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def campaign_pause(*, campaign: Any, reason: str) -> bool:
     owner = _owner("campaigns.services.campaign_pause")
     if owner is None:
         return _set_status(campaign, frm=ACTIVE_CAMPAIGN_STATUSES, to="paused", reason=reason)
-    from outreach.errors import Conflict
+    from core.errors import Conflict
 
     with transaction.atomic():
         try:
@@ -285,7 +285,7 @@ def contacts_for(*, recipients: list[Any], channel: str) -> dict[int, str | None
 
 
 def _contacts_from_envelope(recipients: list[Any], channel: str) -> dict[int, str | None]:
-    from outreach.crypto import DecryptionError
+    from core.crypto import DecryptionError
     from segments.envelope import KeySnapshot, unseal
     from segments.models import ContactPoint
 
@@ -330,8 +330,8 @@ def suppression_add(*, recipient: Any, channel: str, reason: str, note: str) -> 
         return  # webhooks go to a partner system, not to a person's address
     owner = _owner("segments.services.suppression_add")
     if owner is not None:
+        from core.errors import InvalidInput
         from organisations.services import Actor
-        from outreach.errors import InvalidInput
 
         # InvalidInput: the contact point was removed meanwhile, so there is nothing to suppress.
         with contextlib.suppress(InvalidInput):

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from django.db.models import Count
 
 from campaigns.models import Campaign
+from core.disclosure import DisclosedCell, disclose_count
 from delivery.models import Delivery, DeliveryAttempt, DeliveryState
 from organisations.models import Organisation
-from outreach.disclosure import DisclosedCell, disclose_count
 
 
 def campaign_for_progress(*, organisation: Organisation, pk: object) -> Campaign | None:

@@ -21,6 +21,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from core.pseudonyms import Pseudonym
 from delivery import ports
 from delivery.conf import int_setting, setting
 from delivery.fanout import FanOutResult, schedule_fan_out, schedules_due
@@ -31,7 +32,6 @@ from delivery.models import (
     DeliveryState,
     SkipReason,
 )
-from outreach.pseudonyms import Pseudonym
 
 logger = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from core.errors import DomainError
 from directory.models import (
     DirectoryPolicy,
     HelpResource,
@@ -31,10 +32,9 @@ from directory.services import (
     help_resource_create,
     help_resource_update,
 )
+from organisations.admin_base import OrganisationScopedAdmin
 from organisations.selectors import user_organisation
 from organisations.services import Actor, audit_record
-from outreach.admin import OrganisationScopedAdmin
-from outreach.errors import DomainError
 
 # Addresses typed without a scheme are web pages over HTTPS (Django 6 default, set now).
 URL_FORMFIELD = {models.URLField: {"assume_scheme": "https"}}

@@ -35,7 +35,7 @@ ALWAYS_AVAILABLE_KINDS = frozenset(
 
 
 class ResourceAudience(models.TextChoices):
-    """The shared data's audience vocabulary (see outreach.vocabulary.STAGE_RESOURCE_AUDIENCES)."""
+    """The shared data's audience vocabulary (see core.vocabulary.STAGE_RESOURCE_AUDIENCES)."""
 
     AT_RISK_SELF = "at_risk_self", "Worried about own thoughts or behaviour"
     OFFENDER = "offender", "Has offended"

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from core.errors import InvalidInput
+from core.vocabulary import STAGE_RESOURCE_AUDIENCES
 from directory.models import (
     DirectoryPolicy,
     HelpResource,
@@ -28,8 +30,6 @@ from directory.models import (
 )
 from organisations.models import Organisation
 from organisations.selectors import programmes_visible_to
-from outreach.errors import InvalidInput
-from outreach.vocabulary import STAGE_RESOURCE_AUDIENCES
 
 FALLBACK_LANGUAGE = "en"
 

@@ -17,10 +17,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import Conflict, InvalidInput
 from directory.models import HelpResource, LegalNotice, OpeningHours, Statute
 from organisations.models import Organisation
 from organisations.services import Actor, audit_record
-from outreach.errors import Conflict, InvalidInput
 
 HELP_RESOURCES_FILE = "help_resources.json"
 LEGAL_NOTICES_FILE = "legal_notices.json"

@@ -21,18 +21,18 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from campaigns.models import Campaign
+from core.disclosure import DisclosurePolicy
+from core.errors import DomainError
 from evaluation import services
 from evaluation.charts import report_charts
 from evaluation.exports import report_as_csv, report_as_dict
 from evaluation.models import DisclosureSettings, EvaluationPlan, RetentionSettings
 from evaluation.reports import FUNNEL, breakdown_rows, campaign_report
+from organisations.admin_base import OrganisationScopedAdmin
+from organisations.api.principal import ROLE_SCOPES
 from organisations.models import ApiScope
 from organisations.selectors import user_organisation, user_role
 from organisations.services import Actor
-from outreach.admin import OrganisationScopedAdmin
-from outreach.api.principal import ROLE_SCOPES
-from outreach.disclosure import DisclosurePolicy
-from outreach.errors import DomainError
 
 
 class PlanForm(forms.ModelForm):

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, time, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.pseudonyms import pseudonymise
 from evaluation.models import EvaluationPlan, Exposure
 from evaluation.services import (
     plan_create,
@@ -28,7 +29,6 @@ from evaluation.services import (
     rollup_pending,
 )
 from organisations.services import Actor
-from outreach.pseudonyms import pseudonymise
 
 DAYS = 14
 EXPOSURES = 90_000

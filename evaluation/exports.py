@@ -13,8 +13,8 @@ from dataclasses import is_dataclass
 from datetime import date, datetime
 from typing import Any
 
+from core.disclosure import DisclosedCell
 from evaluation.reports import Breakdown, CampaignReport, Comparison
-from outreach.disclosure import DisclosedCell
 
 
 def _number(value: float | None, digits: int = 6) -> float | str | None:

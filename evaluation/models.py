@@ -12,8 +12,8 @@ from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from core.vocabulary import Channel, OutcomeKind
 from organisations.models import Organisation
-from outreach.vocabulary import Channel, OutcomeKind
 
 
 class ExposureSource(models.TextChoices):

@@ -16,10 +16,10 @@ from datetime import date, timedelta
 from django.apps import apps
 from django.db.models import Sum
 
+from core.disclosure import DisclosedCell, DisclosurePolicy, disclose_count
+from core.vocabulary import OutcomeKind
 from evaluation.models import CampaignDailyOutcome, DailyCell
 from evaluation.stats import ItsResult, interrupted_time_series
-from outreach.disclosure import DisclosedCell, DisclosurePolicy, disclose_count
-from outreach.vocabulary import OutcomeKind
 
 MIN_PRE_DAYS = 7
 

@@ -2,7 +2,7 @@
 
 ``campaign_report(campaign=, policy=)`` reads only ``DailyCell`` and ``ArmSubjectTotal`` (and
 the plan), runs the statistics in ``evaluation.stats`` on exact counts, then passes every
-count it shows through ``outreach.disclosure``. An estimate (rate, interval, p-value) is
+count it shows through ``core.disclosure``. An estimate (rate, interval, p-value) is
 shown only when every count it is built from is shown, so a hidden count cannot be
 recovered from it. Renderers (admin page, CSV, JSON, charts) read this object only.
 
@@ -25,6 +25,13 @@ from typing import Any
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.disclosure import (
+    CountTable,
+    DisclosedCell,
+    DisclosurePolicy,
+    disclose,
+)
+from core.vocabulary import OutcomeKind
 from evaluation import stats
 from evaluation.models import (
     ArmSubjectTotal,
@@ -33,13 +40,6 @@ from evaluation.models import (
     EvaluationPlan,
     UnitOfAnalysis,
 )
-from outreach.disclosure import (
-    CountTable,
-    DisclosedCell,
-    DisclosurePolicy,
-    disclose,
-)
-from outreach.vocabulary import OutcomeKind
 
 FUNNEL: tuple[str, ...] = ("info_requested", "help_click", "helpline_contact")
 HIDDEN = "hidden: a count it is built from is suppressed by disclosure control"

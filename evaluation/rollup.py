@@ -36,7 +36,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from outreach.vocabulary import OutcomeKind
+from core.vocabulary import OutcomeKind
 
 KINDS: tuple[str, ...] = tuple(OutcomeKind.values)
 CELL_KEY = "campaign_id, arm_id, segment_ref, channel, country, language, day"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.pseudonyms import Pseudonym
 from evaluation.models import Exposure
-from outreach.pseudonyms import Pseudonym
 
 
 def exposures_for_subject_since(*, organisation, subject: Pseudonym, since: datetime,  # type: ignore[no-untyped-def]

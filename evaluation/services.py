@@ -18,6 +18,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.disclosure import DisclosurePolicy
+from core.errors import Conflict, InvalidInput
+from core.keys import period_of, pseudonym_ring
+from core.pseudonyms import Pseudonym
+from core.vocabulary import OutcomeKind
 from evaluation.exposure_log import (  # noqa: F401 (the contract: re-exported)
     ExposureCap,
     ExposureRow,
@@ -44,11 +49,6 @@ from evaluation.rollup import RollupResult, roll_up, rolled_up_exposures
 from evaluation.stats import SampleSizeResult, required_sample_size
 from organisations.models import Organisation
 from organisations.services import Actor, audit_record
-from outreach.disclosure import DisclosurePolicy
-from outreach.errors import Conflict, InvalidInput
-from outreach.keys import period_of, pseudonym_ring
-from outreach.pseudonyms import Pseudonym
-from outreach.vocabulary import OutcomeKind
 
 logger = logging.getLogger(__name__)
 

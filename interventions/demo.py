@@ -9,9 +9,9 @@ from django.db import transaction
 from django.urls import reverse
 
 from campaigns.models import Campaign, CampaignStatus
+from core.vocabulary import Channel
 from organisations.models import Organisation, Partnership
 from organisations.services import Actor, partnership_set
-from outreach.vocabulary import Channel
 
 DEMO_TRIGGERS = ("search_blocked_term", "upload_blocked")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from core.vocabulary import OutcomeKind
 from organisations.models import Organisation
-from outreach.vocabulary import OutcomeKind
 
 
 class DailyAggregate(models.Model):

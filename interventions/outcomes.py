@@ -26,13 +26,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.errors import InvalidInput, PayloadTooLarge
+from core.vocabulary import OutcomeKind
 from evaluation.models import Outcome
 from interventions.models import DailyAggregate
 from interventions.selectors import campaigns_by_referral_code, exposures_reportable_by
 from organisations.models import Organisation, Partnership
 from organisations.services import Actor, audit_record
-from outreach.errors import InvalidInput, PayloadTooLarge
-from outreach.vocabulary import OutcomeKind
 
 REPORTABLE_KINDS = (
     OutcomeKind.HELP_CLICK, OutcomeKind.CHATBOT_ENGAGED, OutcomeKind.INFO_REQUESTED,

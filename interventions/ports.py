@@ -27,8 +27,8 @@ from campaigns.rendering import (
     render_message,
     resource_as_context,
 )
+from core.pseudonyms import Pseudonym
 from organisations.models import Organisation
-from outreach.pseudonyms import Pseudonym
 
 __all__ = [
     "RenderContext",

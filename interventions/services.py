@@ -19,6 +19,9 @@ from django.utils import timezone
 
 from campaigns.models import Arm, ArmKind, Campaign
 from campaigns.rendering import RenderError
+from core.errors import InvalidInput
+from core.pseudonyms import Pseudonym, pseudonymise
+from core.vocabulary import Channel
 from evaluation.models import Exposure, ExposureSource, Outcome
 from evaluation.services import ExposureCap, exposure_insert_unless_capped, exposure_row
 from interventions import ports
@@ -32,9 +35,6 @@ from interventions.selectors import (
     snapshot_seconds,
 )
 from organisations.models import Organisation
-from outreach.errors import InvalidInput
-from outreach.pseudonyms import Pseudonym, pseudonymise
-from outreach.vocabulary import Channel
 
 logger = logging.getLogger(__name__)
 

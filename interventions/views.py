@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.errors import DomainError
 from interventions import ports
 from interventions.links import BadLink, is_prefetch_or_preview, link_target
 from interventions.services import (
@@ -29,7 +30,6 @@ from interventions.services import (
     intervention_request,
 )
 from organisations.models import Organisation
-from outreach.errors import DomainError
 
 DEMO_BODY_LIMIT = 4096
 

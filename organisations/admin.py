@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from organisations.admin_base import OrganisationScopedAdmin
 from organisations.models import (
     ApiKey,
     ApiScope,
@@ -16,7 +17,6 @@ from organisations.models import (
 )
 from organisations.selectors import user_organisation
 from organisations.services import Actor, api_key_create, api_key_revoke
-from outreach.admin import OrganisationScopedAdmin
 
 
 class MembershipInline(admin.TabularInline):

@@ -196,17 +196,17 @@ LOGIN_URL = "admin:login"
 # --- API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "outreach.api.authentication.ApiKeyAuthentication",
+        "organisations.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["outreach.api.permissions.HasOrganisationScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["outreach.api.throttling.OrganisationRateThrottle"],
+    "DEFAULT_PERMISSION_CLASSES": ["organisations.api.permissions.HasOrganisationScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["organisations.api.throttling.OrganisationRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"organisation": _env("API_RATE_PER_ORGANISATION", "6000/min")},
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "outreach.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -227,8 +227,8 @@ SPECTACULAR_SETTINGS = {
         "HelpResourceKindEnum": "directory.models.ResourceKind",
         "ArmKindEnum": "campaigns.models.ArmKind",
         "ScheduleKindEnum": "campaigns.models.ScheduleKind",
-        "ChannelEnum": "outreach.vocabulary.Channel",
-        "OutcomeKindEnum": "outreach.vocabulary.OutcomeKind",
+        "ChannelEnum": "core.vocabulary.Channel",
+        "OutcomeKindEnum": "core.vocabulary.OutcomeKind",
         "ReportedOutcomeKindEnum": "interventions.outcomes.REPORTABLE_KINDS",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -278,7 +278,7 @@ STORAGES = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "outreach.logging.RedactIdentifiersFilter"}},
+    "filters": {"redact": {"()": "core.logging.RedactIdentifiersFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain",

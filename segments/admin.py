@@ -15,11 +15,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 
+from core.errors import DomainError
+from organisations.admin_base import OrganisationScopedAdmin
 from organisations.models import Organisation
 from organisations.selectors import user_organisation
 from organisations.services import Actor
-from outreach.admin import OrganisationScopedAdmin
-from outreach.errors import DomainError
 from segments.importing import EMAIL_PROBLEM, PHONE_PROBLEM, contact_normalise
 from segments.models import (
     CustomAttribute,

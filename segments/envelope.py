@@ -2,14 +2,14 @@
 
 Each recipient has its own random 32-byte *data key*. Contact values are sealed with it
 (AES-256-GCM, the channel bound as associated data); the data key itself is stored wrapped
-under the current *field key* (`outreach.crypto.encrypt` token format, so `decrypt` and
+under the current *field key* (`core.crypto.encrypt` token format, so `decrypt` and
 `reencrypt` work on it). Erasing a recipient deletes the wrapped key and the sealed values:
 without the data key nothing is recoverable, also not from a database backup (crypto-shredding).
 Rotating the field key only re-wraps 32-byte data keys (`manage.py rotate_field_keys`); contact
 ciphertexts never need rewriting.
 
-`KeySnapshot` reads the key rings once. The public functions in outreach.pseudonyms and
-outreach.crypto read the key files on every call (~0.1-0.4 ms each), which is right for a
+`KeySnapshot` reads the key rings once. The public functions in core.pseudonyms and
+core.crypto read the key files on every call (~0.1-0.4 ms each), which is right for a
 single request and far too slow for 100,000 rows; the snapshot computes exactly the same
 pseudonyms, blind indexes and tokens (tests/segments/test_envelope.py proves it).
 """
@@ -26,9 +26,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.utils import timezone
 
-from outreach.crypto import BLIND_INDEX_KEY_ID, NONCE_BYTES, TOKEN_PREFIX, DecryptionError
-from outreach.keys import blind_index_ring, field_ring, primary_field_key_id, pseudonym_ring
-from outreach.pseudonyms import Pseudonym, pseudonymise
+from core.crypto import BLIND_INDEX_KEY_ID, NONCE_BYTES, TOKEN_PREFIX, DecryptionError
+from core.keys import blind_index_ring, field_ring, primary_field_key_id, pseudonym_ring
+from core.pseudonyms import Pseudonym, pseudonymise
 
 DATA_KEY_BYTES = 32
 SEALED_PREFIX = "dk1"
@@ -118,7 +118,7 @@ class KeySnapshot:
             blind_index_key=blind_index_ring().get(BLIND_INDEX_KEY_ID, create=True),
         )
 
-    # -- pseudonyms (same digest as outreach.pseudonyms) --
+    # -- pseudonyms (same digest as core.pseudonyms) --
     def pseudonym(self, identifier: str, *, purpose: str) -> Pseudonym:
         key = self.pseudonym_keys[self.pseudonym_key_id]
         return Pseudonym(self.pseudonym_key_id, _digest(key, purpose, identifier))
@@ -133,12 +133,12 @@ class KeySnapshot:
         return [Pseudonym(key_id, hmac.digest(key, message, "sha256").hex())
                 for key_id, key in ring]
 
-    # -- blind index (same digest as outreach.crypto.blind_index) --
+    # -- blind index (same digest as core.crypto.blind_index) --
     def blind_index(self, value: str, *, purpose: str) -> str:
         message = purpose.encode() + b"\x00" + value.strip().lower().encode()
         return hmac.digest(self.blind_index_key, message, "sha256").hex()
 
-    # -- data keys (same token format as outreach.crypto.encrypt) --
+    # -- data keys (same token format as core.crypto.encrypt) --
     def wrap(self, data_key: bytes, *, organisation_id: int, nonce: bytes | None = None) -> str:
         """`nonce`: 12 fresh random bytes from the caller (bulk paths draw them in one go)."""
         nonce = nonce or secrets.token_bytes(NONCE_BYTES)

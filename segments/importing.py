@@ -23,8 +23,8 @@ from django.core.validators import EmailValidator, validate_email
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from outreach.errors import InvalidInput
-from outreach.vocabulary import AudienceStage
+from core.errors import InvalidInput
+from core.vocabulary import AudienceStage
 from segments.models import ConsentBasis, ContactChannel, RecipientStatus
 from segments.rules import AttributeSpec, FieldType
 

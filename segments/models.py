@@ -8,8 +8,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from core.vocabulary import AudienceStage
 from organisations.models import Organisation
-from outreach.vocabulary import AudienceStage
 
 
 class SegmentStatus(models.TextChoices):

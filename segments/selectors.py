@@ -16,9 +16,9 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from core.crypto import DecryptionError
+from core.disclosure import DisclosedCell, DisclosurePolicy, disclose_count
 from organisations.models import Organisation
-from outreach.crypto import DecryptionError
-from outreach.disclosure import DisclosedCell, DisclosurePolicy, disclose_count
 from segments.envelope import KeySnapshot, contact_purpose, unseal
 from segments.importing import contact_normalise
 from segments.models import (

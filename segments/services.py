@@ -17,10 +17,10 @@ from django.conf import settings
 from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 
+from core.crypto import NONCE_BYTES
+from core.errors import Conflict, InvalidInput, PayloadTooLarge
 from organisations.models import Organisation
 from organisations.services import Actor, audit_record
-from outreach.crypto import NONCE_BYTES
-from outreach.errors import Conflict, InvalidInput, PayloadTooLarge
 from segments.envelope import (
     DATA_KEY_BYTES,
     KeySnapshot,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach.disclosure import (
+from core.disclosure import (
     CountTable,
     DisclosedTable,
     DisclosurePolicy,

@@ -19,7 +19,7 @@ from campaigns.models import (
     Schedule,
     ScheduleKind,
 )
-from outreach.vocabulary import AudienceStage, Channel
+from core.vocabulary import AudienceStage, Channel
 
 CODE = r"^[A-Za-z]{2}\Z"
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?\Z"

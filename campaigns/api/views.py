@@ -38,10 +38,10 @@ from campaigns.api.serializers import (
 )
 from campaigns.models import Arm, Campaign, Flight, Message, Schedule
 from campaigns.rendering import RenderContext, RenderError, build_preview_context, render_message
+from core.errors import InvalidInput
+from organisations.api.principal import ApiPrincipal, caller_api_key, caller_organisation
 from organisations.models import ApiScope, Organisation
 from organisations.services import Actor
-from outreach.api.principal import ApiPrincipal, caller_api_key, caller_organisation
-from outreach.errors import InvalidInput
 
 ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="{'detail': …} or {field: [message]}")
 CONFLICT = OpenApiResponse(OpenApiTypes.OBJECT,

@@ -17,8 +17,8 @@ from delivery.api import serializers as s
 from delivery.models import ChannelConfig
 from delivery.services import delivery_status_update
 from delivery.signing import HEADER, verify
+from organisations.api.principal import caller_organisation
 from organisations.models import ApiScope
-from outreach.api.principal import caller_organisation
 
 
 class CampaignProgressView(APIView):

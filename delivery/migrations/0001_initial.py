@@ -3,7 +3,7 @@
 import delivery.models
 import django.db.models.deletion
 import django.utils.timezone
-import outreach.crypto
+import core.crypto
 from django.db import migrations, models
 
 
@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'SMS'), ('webhook', 'Webhook to a partner'), ('on_platform', "On the partner's platform")], max_length=16)),
                 ('settings', models.JSONField(blank=True, default=dict)),
-                ('credentials', outreach.crypto.EncryptedTextField(blank=True, default='', help_text='JSON object of secrets; stored encrypted.')),
+                ('credentials', core.crypto.EncryptedTextField(blank=True, default='', help_text='JSON object of secrets; stored encrypted.')),
                 ('rate_per_second', models.FloatField(default=10.0, help_text='Sustained sends per second, all workers.')),
                 ('burst', models.PositiveIntegerField(default=20, help_text='Sends allowed at once.')),
                 ('is_active', models.BooleanField(default=True)),

@@ -7,8 +7,8 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from core.vocabulary import AudienceStage
 from directory.models import ResourceAudience, ResourceKind, SourceStatus, VerificationStatus
-from outreach.vocabulary import AudienceStage
 
 AUDIENCE_CHOICES = [*AudienceStage.values, *ResourceAudience.values]
 

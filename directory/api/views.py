@@ -28,8 +28,8 @@ from directory.selectors import (
     legal_notice_for,
     legal_notices_visible,
 )
+from organisations.api.principal import caller_organisation
 from organisations.models import ApiScope
-from outreach.api.principal import caller_organisation
 
 ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="{'detail': …} or {field: [message]}")
 ERRORS_LIST = {400: ERROR, 401: ERROR, 403: ERROR}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.vocabulary import OutcomeKind
 from evaluation.models import AnalysisMethod, ComparatorKind, UnitOfAnalysis
-from outreach.vocabulary import OutcomeKind
 
 
 class ReportOutput(serializers.Serializer):

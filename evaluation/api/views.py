@@ -21,9 +21,9 @@ from evaluation.api.serializers import (
 )
 from evaluation.exports import report_as_csv, report_as_dict
 from evaluation.reports import campaign_report
+from organisations.api.principal import caller_api_key, caller_organisation
 from organisations.models import ApiScope
 from organisations.services import Actor
-from outreach.api.principal import caller_api_key, caller_organisation
 
 ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="{'detail': …} or {field: [message]}")
 READ_ERRORS = {401: ERROR, 403: ERROR, 404: ERROR}

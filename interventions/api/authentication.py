@@ -17,7 +17,7 @@ from typing import Any
 from django.utils import timezone
 
 from interventions.memo import Memo
-from outreach.api.authentication import ApiKeyAuthentication
+from organisations.api.authentication import ApiKeyAuthentication
 
 AUTH_CACHE_SECONDS = 5.0
 _remembered: Memo[tuple] = Memo(max_entries=1024)

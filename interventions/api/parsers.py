@@ -6,7 +6,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, JSONParser, get_encoding
 from rest_framework.utils import json
 
-from outreach.errors import PayloadTooLarge
+from core.errors import PayloadTooLarge
 
 
 def read_limited(stream, limit: int) -> bytes:  # type: ignore[no-untyped-def]

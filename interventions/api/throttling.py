@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
-from outreach.api.principal import caller_organisation
+from organisations.api.principal import caller_organisation
 
 DEFAULT_RATE = "12000/min"
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -25,9 +25,9 @@ from interventions.outcomes import (
     outcomes_batch_ingest,
 )
 from interventions.services import HelpLink, InterventionResult, intervention_request
+from organisations.api.principal import caller_api_key, caller_organisation
 from organisations.models import ApiScope
 from organisations.services import Actor
-from outreach.api.principal import caller_api_key, caller_organisation
 
 ERRORS = {
     400: OpenApiResponse(description="A field is invalid; the body names it."),

@@ -4,7 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from outreach.api.principal import caller_api_key, caller_organisation, caller_scopes
+from organisations.api.principal import caller_api_key, caller_organisation, caller_scopes
 
 
 class WhoAmIOutput(serializers.Serializer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from outreach.vocabulary import AudienceStage
+from core.vocabulary import AudienceStage
 from segments.models import AttributeType, ContactChannel, SuppressionReason
 
 # ---- segments ---------------------------------------------------------------------------------

@@ -19,10 +19,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import InvalidInput, PayloadTooLarge
+from organisations.api.principal import caller_api_key, caller_organisation
 from organisations.models import ApiScope, Organisation
 from organisations.services import Actor
-from outreach.api.principal import caller_api_key, caller_organisation
-from outreach.errors import InvalidInput, PayloadTooLarge
 from segments import selectors, services
 from segments.api import serializers as s
 from segments.rules import RuleError

@@ -24,7 +24,7 @@ from campaigns.assignment import (
     rotation_schedule,
 )
 from campaigns.models import Arm, Campaign
-from outreach.pseudonyms import Pseudonym
+from core.pseudonyms import Pseudonym
 from tests.campaigns.factories import ArmFactory, CampaignFactory
 from tests.factories import OrganisationFactory
 
@@ -78,7 +78,7 @@ def test_assignment_is_stable_across_processes() -> None:
         "django.setup()\n"
         "from campaigns.assignment import arm_for_unit, assignment_unit_interval\n"
         "from campaigns.models import Arm, Campaign\n"
-        "from outreach.pseudonyms import Pseudonym\n"
+        "from core.pseudonyms import Pseudonym\n"
         "data = json.load(sys.stdin)\n"
         "campaign = Campaign(assignment_seed=data['seed'])\n"
         "arms = [Arm(pk=a['pk'], name=a['name'], weight=a['weight']) for a in data['arms']]\n"

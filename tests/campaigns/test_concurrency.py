@@ -9,9 +9,9 @@ from django.db import connection
 
 from campaigns import services
 from campaigns.models import Campaign
+from core.errors import Conflict
 from organisations.models import AuditEvent
 from organisations.services import Actor
-from outreach.errors import Conflict
 from tests.campaigns.factories import CampaignFactory
 from tests.factories import OrganisationFactory
 

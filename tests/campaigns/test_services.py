@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import Campaign
+from core.errors import Conflict, InvalidInput
 from organisations.models import AuditEvent
 from organisations.services import Actor, partnership_set
-from outreach.errors import Conflict, InvalidInput
 from tests.campaigns.conftest import approve, build_campaign
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 

@@ -281,8 +281,8 @@ def test_the_bulk_assigner_agrees_with_assign_arm_for_every_subject(tenant):
 
     from campaigns.assignment import assign_arm
     from campaigns.models import Arm
+    from core.pseudonyms import Pseudonym
     from delivery.ports import arm_assigner
-    from outreach.pseudonyms import Pseudonym
 
     built = sending_campaign(tenant.organisation)
     Arm.objects.create(campaign=built.campaign, name="legal", weight=Decimal("0.3333"))

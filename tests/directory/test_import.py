@@ -7,12 +7,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.forms.models import model_to_dict
 
+from core.errors import InvalidInput
 from directory.models import HelpResource, LegalNotice, Statute, VerificationStatus
 from directory.selectors import help_resources_for
 from directory.services import directory_import, help_resource_confirm
 from organisations.models import AuditEvent
 from organisations.services import Actor
-from outreach.errors import InvalidInput
 
 pytestmark = pytest.mark.django_db
 

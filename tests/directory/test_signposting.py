@@ -3,12 +3,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import override_settings
 
+from core.errors import InvalidInput
 from directory.models import DirectoryPolicy, VerificationStatus
 from directory.selectors import help_resources_for
 from directory.services import help_resource_confirm, help_resource_update
 from organisations.models import AuditEvent
 from organisations.services import Actor, partnership_set
-from outreach.errors import InvalidInput
 from tests.directory.factories import HelpResourceFactory, OpeningHoursFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ import hashlib
 from datetime import UTC, date, datetime
 
 from campaigns.models import Arm, Campaign
+from core.pseudonyms import Pseudonym
 from evaluation.models import DailyCell, Exposure, Outcome
 from evaluation.services import exposure_record
-from outreach.pseudonyms import Pseudonym
 from tests.campaigns.factories import ArmFactory, CampaignFactory
 
 

@@ -1,8 +1,8 @@
 import pytest
 
+from core.pseudonyms import pseudonymise
 from evaluation.models import Exposure
 from evaluation.services import exposure_record, exposures_record_many
-from outreach.pseudonyms import pseudonymise
 from tests.campaigns.conftest import build_campaign
 
 pytestmark = pytest.mark.django_db

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from core.errors import Conflict, InvalidInput
 from evaluation.models import EvaluationPlan, PlanAmendment
 from evaluation.services import (
     plan_amend,
@@ -20,7 +21,6 @@ from evaluation.services import (
 )
 from organisations.models import AuditEvent
 from organisations.services import Actor
-from outreach.errors import Conflict, InvalidInput
 from tests.evaluation.factories import campaign_with_arms
 
 PLAN = {

@@ -15,10 +15,10 @@ import pytest
 from scipy.stats import chi2, chi2_contingency, fisher_exact
 from statsmodels.stats.contingency_tables import StratifiedTable, Table2x2
 
+from core.disclosure import DisclosurePolicy
 from evaluation.reports import campaign_report
 from evaluation.services import plan_create
 from organisations.services import Actor
-from outreach.disclosure import DisclosurePolicy
 from tests.evaluation.factories import campaign_with_arms, cell
 
 Z95 = 1.959963984540054

@@ -11,10 +11,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from core.errors import InvalidInput
 from evaluation.services import disclosure_settings_set, plan_create, plan_lock_for_campaign
 from organisations.models import ApiScope
 from organisations.services import Actor
-from outreach.errors import InvalidInput
 from tests.evaluation.factories import campaign_with_arms, cell
 from tests.factories import MembershipFactory, UserFactory
 

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
+from core.errors import InvalidInput
+from core.keys import create_key_file, pseudonym_ring
 from evaluation.models import DailyCell, Exposure, Outcome, RetentionRun
 from evaluation.reports import campaign_report
 from evaluation.services import (
@@ -20,8 +22,6 @@ from evaluation.services import (
 from evaluation.tasks import BEAT_SCHEDULE
 from organisations.models import AuditEvent
 from organisations.services import Actor
-from outreach.errors import InvalidInput
-from outreach.keys import create_key_file, pseudonym_ring
 from tests.campaigns.factories import FlightFactory
 from tests.evaluation.factories import campaign_with_arms, expose, outcome
 

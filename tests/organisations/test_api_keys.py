@@ -86,7 +86,7 @@ def test_a_signed_in_user_without_an_organisation_is_refused(outsider):
 
 
 def test_it_throttles_per_organisation_with_retry_after(tenant, other_tenant, monkeypatch):
-    from outreach.api.throttling import OrganisationRateThrottle
+    from organisations.api.throttling import OrganisationRateThrottle
 
     monkeypatch.setattr(OrganisationRateThrottle, "THROTTLE_RATES", {"organisation": "3/min"})
     second_key = tenant.key_with("help_resources:read")

@@ -4,7 +4,7 @@ import os
 import pytest
 from django.test import override_settings
 
-from outreach.crypto import DecryptionError, blind_index, decrypt, encrypt, reencrypt
+from core.crypto import DecryptionError, blind_index, decrypt, encrypt, reencrypt
 
 
 def _key() -> str:
@@ -33,7 +33,7 @@ def test_a_tampered_ciphertext_is_refused():
 def test_old_keys_stay_readable_and_rotation_moves_to_the_newest():
     old, new = _key(), _key()
     with override_settings(FIELD_ENCRYPTION_KEYS=f"k0001:{old}"):
-        from outreach import keys
+        from core import keys
 
         keys.field_ring.cache_clear()
         token = encrypt("value", context="c")

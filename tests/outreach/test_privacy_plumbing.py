@@ -3,7 +3,7 @@ import logging
 import pytest
 from django.test import override_settings
 
-from outreach.logging import RedactIdentifiersFilter, redact
+from core.logging import RedactIdentifiersFilter, redact
 
 
 @pytest.mark.parametrize("text", [

@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 import pytest
 from django.test import override_settings
 
-from outreach.keys import MissingKeyError, pseudonym_ring
-from outreach.pseudonyms import pseudonym_candidates, pseudonymise
+from core.keys import MissingKeyError, pseudonym_ring
+from core.pseudonyms import pseudonym_candidates, pseudonymise
 
 NOVEMBER = datetime(2026, 11, 20, tzinfo=UTC)
 DECEMBER = datetime(2026, 12, 2, tzinfo=UTC)

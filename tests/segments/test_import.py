@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import InvalidInput, PayloadTooLarge
 from organisations.models import AuditEvent
-from outreach.errors import InvalidInput, PayloadTooLarge
 from segments.models import ContactPoint, Recipient
 from segments.selectors import contact_for, recipient_find
 from segments.services import recipients_import, recipients_import_file
@@ -252,7 +252,7 @@ def test_batches_mix_new_updated_erased_and_repeated_rows(tenant, monkeypatch) -
 
 def test_a_reference_written_by_a_concurrent_import_is_a_conflict_and_nothing_is_kept(
         tenant, monkeypatch) -> None:
-    from outreach.errors import Conflict
+    from core.errors import Conflict
     from segments import services
 
     upload(tenant.organisation, "reference,country\nP-1,GB\n")

@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from outreach.crypto import blind_index, decrypt, encrypt
-from outreach.errors import InvalidInput
-from outreach.pseudonyms import pseudonym_candidates, pseudonymise
+from core.crypto import blind_index, decrypt, encrypt
+from core.errors import InvalidInput
+from core.pseudonyms import pseudonym_candidates, pseudonymise
 from segments.envelope import KeySnapshot, data_key_context
 from segments.models import ContactPoint, Recipient, RecipientStatus, Suppression
 from segments.selectors import (
@@ -84,7 +84,7 @@ def test_a_recipient_found_under_an_old_key_is_re_keyed_on_upsert(tenant, settin
     import base64
     import secrets
 
-    from outreach import keys as key_module
+    from core import keys as key_module
 
     october, november = (base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
                          for _ in range(2))
@@ -201,7 +201,7 @@ def test_rotating_field_keys_re_wraps_data_keys_and_contacts_stay_readable(
     import base64
     import secrets
 
-    from outreach import keys as key_module
+    from core import keys as key_module
 
     old_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     new_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()

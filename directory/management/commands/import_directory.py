@@ -8,11 +8,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import InvalidInput
 from directory.demo import confirm_all_for_demo
 from directory.services import directory_import
 from organisations.models import Organisation
 from organisations.services import Actor
-from outreach.errors import InvalidInput
 
 
 class Command(BaseCommand):

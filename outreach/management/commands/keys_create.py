@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from outreach.keys import KEY_BYTES, create_key_file
+from core.keys import KEY_BYTES, create_key_file
 
 RINGS = ("pseudonym", "field", "blind_index")
 

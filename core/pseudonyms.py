@@ -16,7 +16,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from outreach.keys import MissingKeyError, period_of, pseudonym_ring
+from core.keys import MissingKeyError, period_of, pseudonym_ring
 
 PSEUDONYM_LENGTH = 64  # hex characters of SHA-256
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import permissions
 
-from outreach.api.principal import caller_organisation, caller_scopes
+from organisations.api.principal import caller_organisation, caller_scopes
 
 
 class HasOrganisationScope(permissions.BasePermission):

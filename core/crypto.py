@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import models
 
-from outreach.keys import blind_index_ring, field_ring, primary_field_key_id
+from core.keys import blind_index_ring, field_ring, primary_field_key_id
 
 TOKEN_PREFIX = "enc1"  # noqa: S105 - a format marker, not a secret
 NONCE_BYTES = 12

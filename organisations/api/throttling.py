@@ -1,6 +1,6 @@
 from rest_framework.throttling import SimpleRateThrottle
 
-from outreach.api.principal import caller_organisation
+from organisations.api.principal import caller_organisation
 
 
 class OrganisationRateThrottle(SimpleRateThrottle):

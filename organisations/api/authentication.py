@@ -4,9 +4,9 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from organisations.api.principal import ApiPrincipal
 from organisations.selectors import api_key_authenticate
 from organisations.services import api_key_touch
-from outreach.api.principal import ApiPrincipal
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -34,7 +34,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "outreach.api.authentication.ApiKeyAuthentication"
+    target_class = "organisations.api.authentication.ApiKeyAuthentication"
     name = "ApiKeyBearer"
 
     def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
