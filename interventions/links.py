@@ -3,6 +3,12 @@
 A token is a TimestampSigner signature (salt "outreach.go") over {exposure id, resource id}.
 It names the resource by id only: the URL a click goes to is read from the directory, so a
 link can never redirect anywhere the directory does not list (no open redirect).
+
+Resources hosted here (their URL is on PUBLIC_BASE_URL, e.g. the helpline's chat page or a
+learning module) get `?via=<signed reference>` appended on the way through (`with_via`): a
+second signature (salt "outreach.via") over the same {exposure id, resource id}, so the hosted
+page can attribute the visit (`via_target`) without cookies and without trusting the query
+string. Other sites never see it.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.http import urlencode
 
 SALT = "outreach.go"
 # Long enough for a person to come back to a warning they saw; a leaked link dies eventually.
@@ -143,3 +151,41 @@ def is_prefetch_or_preview(request: HttpRequest) -> bool:
     if "prefetch" in purpose.lower() or "preview" in purpose.lower():
         return True
     return bool(PREVIEW_AGENTS.search(request.headers.get("User-Agent") or ""))
+
+
+# --- "hosted here": attribution for our own pages ----------------------------------------------
+
+VIA_SALT = "outreach.via"
+VIA_PARAMETER = "via"
+
+
+def is_hosted_here(url: str) -> bool:
+    """True when `url` is on this site (same scheme and host as PUBLIC_BASE_URL)."""
+    ours, theirs = urlsplit(settings.PUBLIC_BASE_URL), urlsplit(url or "")
+    return bool(theirs.netloc) and (theirs.scheme, theirs.netloc.lower()) == \
+        (ours.scheme, ours.netloc.lower())
+
+
+def via_token(*, exposure_id: uuid.UUID, resource_id: int) -> str:
+    return signing.TimestampSigner(salt=VIA_SALT).sign_object(
+        {"e": exposure_id.hex, "r": int(resource_id)})
+
+
+def via_target(token: str) -> LinkTarget:
+    """The exposure and resource a `via` reference names; BadLink when tampered or too old."""
+    try:
+        return _target(signing.TimestampSigner(salt=VIA_SALT).unsign_object(
+            token, max_age=max_age()))
+    except signing.SignatureExpired as error:
+        raise BadLink("expired") from error
+    except (signing.BadSignature, ValueError, TypeError, KeyError) as error:
+        raise BadLink("tampered") from error
+
+
+def with_via(url: str, *, target: LinkTarget) -> str:
+    """`url` with the signed reference appended when it is hosted here; otherwise unchanged."""
+    if not is_hosted_here(url):
+        return url
+    separator = "&" if urlsplit(url).query else "?"
+    token = via_token(exposure_id=target.exposure_id, resource_id=target.resource_id)
+    return f"{url}{separator}{urlencode({VIA_PARAMETER: token})}"

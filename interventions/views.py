@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.errors import DomainError
 from interventions import ports
-from interventions.links import BadLink, is_prefetch_or_preview, link_target
+from interventions.links import BadLink, is_prefetch_or_preview, link_target, with_via
 from interventions.services import (
     InterventionContext,
     expired_link_resources,
@@ -62,7 +62,7 @@ def go(request: HttpRequest, token: str) -> HttpResponse:
     if url is None:
         return _help_page(request, resources=expired_link_resources(target=target, at=now),
                           reason="withdrawn", status=410, with_phones=True)
-    response = HttpResponseRedirect(url)
+    response = HttpResponseRedirect(with_via(url, target=target))
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response

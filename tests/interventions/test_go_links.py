@@ -149,3 +149,29 @@ def test_link_tokens_are_byte_identical_to_djangos_timestamp_signer(monkeypatch,
     assert link_token(exposure_id=exposure, resource_id=12) == django_token
     assert links.link_target(django_token) == links.LinkTarget(exposure_id=exposure,
                                                                resource_id=12)
+
+
+def test_a_resource_hosted_here_gets_a_signed_via_reference_naming_the_exposure(shown, client):
+    from urllib.parse import parse_qs, urlsplit
+
+    from interventions.links import BadLink, via_target
+
+    w, body, links = shown
+    w.resources["always"].url = "http://testserver/help/chat/demo/?lang=en"
+    w.resources["always"].save(update_fields=["url"])
+    response = client.get(path_of(links["Stop It Now! helpline"]["url"]))
+    location = urlsplit(response["Location"])
+    assert (location.netloc, location.path) == ("testserver", "/help/chat/demo/")
+    query = parse_qs(location.query)
+    assert query["lang"] == ["en"]
+    target = via_target(query["via"][0])
+    assert str(target.exposure_id) == body["intervention_id"]
+    assert target.resource_id == w.resources["always"].pk
+    with pytest.raises(BadLink):
+        via_target(query["via"][0][:-2] + "xx")
+
+
+def test_a_resource_elsewhere_never_sees_the_via_reference(shown, client):
+    _, _, links = shown
+    response = client.get(path_of(links["Stop It Now! helpline"]["url"]))
+    assert "via=" not in response["Location"]
