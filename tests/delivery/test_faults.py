@@ -122,6 +122,30 @@ def test_a_redis_restart_mid_send_loses_and_duplicates_nobody(tenant, stack, cap
               f"{retransmissions} re-transmissions")
 
 
+def test_two_worker_nodes_ride_out_a_redis_restart_by_themselves(tenant, stack, capsys):
+    """Redis goes away for ~3 s mid-send under two worker nodes. Neither node may exit (the
+    Celery 5.7.0 reconnect path killed both main processes every time): nobody restarts a
+    worker from outside here, and every message is still sent exactly once."""
+    redis, sink, processes = stack
+    built = prepared(tenant, sink, 5000)
+    env = worker_env(redis)
+    nodes = [worker(env, "w1"), worker(env, "w2")]
+    start(processes, beat(env), *nodes)
+    wait_for(lambda: len(sink.recorder.accepted) >= 1000, timeout=180,
+             what="1,000 messages to reach the SMTP server")
+    redis.restart(down_seconds=3)
+    at_restart = len(sink.recorder.accepted)
+    wait_for(lambda: finished(built.campaign, 5000) or not all(n.running for n in nodes),
+             timeout=240, what="all 5,000 to be sent")
+    dead = [node.name for node in nodes if not node.running]
+    assert not dead, f"worker nodes exited after the restart: {dead}\n{nodes[0].output()}"
+    assert states(built.campaign) == {"sent": 5000}
+    retransmissions = assert_exactly_one_message_each(sink, 5000)
+    with capsys.disabled():
+        print(f"\n  redis down 3 s after {at_restart} accepted, two nodes: both kept running, "
+              f"{retransmissions} re-transmissions")
+
+
 def test_451s_are_retried_until_accepted_and_a_550_fails_and_is_suppressed(tenant, stack):
     redis, sink, processes = stack
     built = prepared(tenant, sink, 300)

@@ -58,8 +58,11 @@ class RedisServer:
             self.process.kill()  # an abrupt stop: nothing is saved
             self.process.wait(10)
 
-    def restart(self) -> None:
+    def restart(self, *, down_seconds: float = 0.0) -> None:
+        """Kill the server, stay down for `down_seconds` (clients see refused connections), and
+        start it again on the same port with nothing kept."""
         self.stop()
+        time.sleep(down_seconds)
         self.start()
 
 
@@ -129,6 +132,11 @@ class Process:
         if self.process is None or self.process.poll() is not None:
             return
         self.kill_hard()
+
+    @property
+    def running(self) -> bool:
+        """Still alive by itself: nobody restarts a worker from outside in these tests."""
+        return self.process is not None and self.process.poll() is None
 
     def output(self) -> str:
         return Path(self.log_path).read_text(errors="replace")[-4000:]
