@@ -12,9 +12,8 @@ from datetime import datetime
 from django.db.models import Prefetch, Q, QuerySet
 
 from campaigns.models import Arm, Campaign, CampaignStatus, Flight, Message, Schedule
+from core.locales import language_chain
 from organisations.models import Organisation
-
-FALLBACK_LANGUAGE = "en"
 
 
 def campaigns_visible_to(organisation: Organisation) -> QuerySet[Campaign]:
@@ -75,19 +74,6 @@ def campaign_in_flight(campaign: Campaign, at: datetime) -> bool:
                for flight in campaign.flights.all())
 
 
-def language_chain(language: str | None, *, fallback: str = FALLBACK_LANGUAGE) -> list[str]:
-    """'de-AT' -> ['de-AT', 'de', 'en']: the order to look for a message in."""
-    chain: list[str] = []
-    if language:
-        chain.append(language)
-        base = language.split("-")[0]
-        if base != language:
-            chain.append(base)
-    if fallback not in chain:
-        chain.append(fallback)
-    return chain
-
-
 def messages_for_arm(*, arm: Arm, channel: str, language_chain: Sequence[str]) -> Message | None:
     """The arm's message for the channel in the first available language of the chain.
 
@@ -101,3 +87,10 @@ def messages_for_arm(*, arm: Arm, channel: str, language_chain: Sequence[str]) -
         if message is not None:
             return message
     return None
+
+
+def message_in_language(*, arm: Arm, channel: str, language: str | None,
+                        campaign_languages: Sequence[str]) -> Message | None:
+    """The arm's message for a person speaking `language`, along the one fallback chain."""
+    return messages_for_arm(arm=arm, channel=channel,
+                            language_chain=language_chain(language, campaign_languages))

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import connection, transaction
 
 from campaigns.models import Campaign, Schedule
+from campaigns.selectors import message_in_language
 from core.pseudonyms import Pseudonym
 from delivery import ports
 from delivery.models import Delivery, DeliveryState, SkipReason, uuid7_hex_stream
@@ -150,8 +151,8 @@ class _Plan:
     def message_for(self, arm: Any, language: str) -> int | None:
         key = (arm.pk, language)
         if key not in self._messages:
-            chain = ports.language_chain(language, self.languages)
-            found = ports.message_for_arm(arm=arm, channel=self.channel, language_chain=chain)
+            found = message_in_language(arm=arm, channel=self.channel, language=language,
+                                        campaign_languages=self.languages)
             self._messages[key] = found.pk if found else None
         return self._messages[key]
 

@@ -85,28 +85,6 @@ def arm_assigner(*, campaign: Any, at: datetime) -> Callable[[Pseudonym], Any]:
     return assign
 
 
-def language_chain(language: str, campaign_languages: list[str]) -> list[str]:
-    owner = _owner("campaigns.selectors.language_chain")
-    chain = list(owner(language or None)) if owner is not None else [language, "en"]
-    return [lang for lang in dict.fromkeys([*chain, *campaign_languages]) if lang]
-
-
-def message_for_arm(*, arm: Any, channel: str, language_chain: list[str]) -> Any:
-    """The arm's message on a channel in the first available language, or None."""
-    owner = _owner("campaigns.selectors.messages_for_arm")
-    if owner is not None:
-        found = owner(arm=arm, channel=channel, language_chain=language_chain)
-        if isinstance(found, list | tuple):
-            return found[0] if found else None
-        return found
-    messages = list(arm.messages.filter(channel=channel).order_by("pk"))
-    for language in language_chain:
-        for message in messages:
-            if message.language == language:
-                return message
-    return None
-
-
 def render(*, message: Any, context: Any) -> Any:
     from campaigns.rendering import render_message
 

@@ -1,4 +1,4 @@
-"""Country and language codes a partner may send, and the locale fallback chain for messages."""
+"""Country and language codes a partner may send (the fallback chain is core.locales)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh
 """
 LANGUAGES = frozenset(_LANGUAGE_TEXT.split())
 
-DEFAULT_LANGUAGE = "en"
 _LANGUAGE_TAG = re.compile(r"([A-Za-z]{2})(?:[-_]([A-Za-z]{2}|\d{3}))?")
 
 
@@ -46,13 +45,3 @@ def normalise_language(value: str) -> str | None:
         return None
     base, region = match.group(1).lower(), match.group(2)
     return f"{base}-{region.upper()}" if region else base
-
-
-def language_chain(language: str, *, fallbacks: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """Most specific first: 'de-AT' -> ['de-AT', 'de', *fallbacks, 'en'] without repeats."""
-    chain = [language]
-    if "-" in language:
-        chain.append(language.split("-", 1)[0])
-    chain.extend(fallbacks)
-    chain.append(DEFAULT_LANGUAGE)
-    return list(dict.fromkeys(code for code in chain if code))

@@ -20,13 +20,14 @@ from django.utils import timezone
 from campaigns.models import Arm, ArmKind, Campaign
 from campaigns.rendering import RenderError
 from core.errors import InvalidInput
+from core.locales import language_chain
 from core.pseudonyms import Pseudonym, pseudonymise
 from core.vocabulary import Channel
 from evaluation.models import Exposure, ExposureSource, Outcome
 from evaluation.services import ExposureCap, exposure_insert_unless_capped, exposure_row
 from interventions import ports
 from interventions.links import LinkTarget, link_url
-from interventions.locales import language_chain, normalise_country, normalise_language
+from interventions.locales import normalise_country, normalise_language
 from interventions.memo import Memo
 from interventions.sanitise import clean_html
 from interventions.selectors import (
@@ -183,7 +184,7 @@ def _answer(*, partner: Organisation, entry: CampaignEntry, arm: Arm, segment: A
             return capped
         return InterventionResult(show=False, reason=Reason.HOLDOUT, intervention_id=exposure_id,
                                   referral_code=campaign.referral_code)
-    chain = language_chain(language, fallbacks=tuple(campaign.languages or ()))
+    chain = language_chain(language, campaign.languages or ())
     message = entry.message_for(arm=arm, channel=Channel.ON_PLATFORM, language_chain=tuple(chain))
     if message is None:
         logger.warning("campaign %s arm %s has no on-platform message for the language chain",

@@ -19,6 +19,7 @@ from campaigns.schedules import (
     schedule_relative_target_date,
     schedule_window_allows,
 )
+from core.locales import language_chain
 from organisations.services import Actor, partnership_set
 from tests.campaigns.conftest import approve
 from tests.campaigns.factories import ArmFactory, CampaignFactory, FlightFactory, MessageFactory
@@ -117,7 +118,7 @@ def test_messages_for_arm_follow_the_language_chain() -> None:
     arm = ArmFactory()
     german = _language_message(arm, "de")
     english = _language_message(arm, "en")
-    chain = selectors.language_chain("de-AT")
+    chain = language_chain("de-AT")
     assert chain == ["de-AT", "de", "en"]
     assert selectors.messages_for_arm(arm=arm, channel="on_platform",
                                       language_chain=chain) == german
