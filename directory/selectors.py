@@ -91,6 +91,13 @@ def help_resources_visible(*, organisation: Organisation) -> QuerySet[HelpResour
             .prefetch_related("opening_hours"))
 
 
+def help_resource_verification_counts(*, organisation: Organisation) -> dict[str, int]:
+    """How many of the organisation's own resources are in each verification state."""
+    own = HelpResource.objects.filter(organisation=organisation)
+    return {status: own.filter(verification_q(status)).count()
+            for status in VerificationStatus.values}
+
+
 def help_resource_get(*, organisation: Organisation, slug: str) -> HelpResource | None:
     """One visible resource by slug (the caller's own copy first), or None: a 404."""
     candidates = list(help_resources_visible(organisation=organisation).filter(slug=slug))

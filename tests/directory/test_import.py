@@ -172,3 +172,22 @@ def test_the_command_does_not_confirm_anything_by_default(tenant):
 def test_the_command_refuses_an_unknown_organisation(db):
     with pytest.raises(CommandError, match="No organisation"):
         call_command("import_directory", "--organisation", "nobody")
+
+
+def test_the_command_explains_why_nothing_is_signposted_until_records_are_confirmed(
+        tenant, shared_data_dir):
+    out = StringIO()
+    call_command("import_directory", "--organisation", tenant.organisation.slug,
+                 "--data-dir", str(shared_data_dir), stdout=out)
+    text = out.getvalue()
+    assert "0 help resources are confirmed and may be signposted; 15 need verification" in text
+    assert "Nothing is signposted until a programme user has checked a record" in text
+
+
+def test_after_the_demo_confirmation_the_command_counts_them_confirmed(tenant, shared_data_dir):
+    out = StringIO()
+    call_command("import_directory", "--organisation", tenant.organisation.slug,
+                 "--data-dir", str(shared_data_dir), "--confirm-all-for-demo", stdout=out)
+    assert "15 help resources are confirmed and may be signposted; 0 need verification" \
+        in out.getvalue()
+    assert "Nothing is signposted until" not in out.getvalue()

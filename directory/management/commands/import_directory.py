@@ -10,6 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.errors import InvalidInput
 from directory.demo import confirm_all_for_demo
+from directory.models import VerificationStatus
+from directory.selectors import help_resource_verification_counts
 from directory.services import directory_import
 from organisations.models import Organisation
 from organisations.services import Actor
@@ -43,3 +45,24 @@ class Command(BaseCommand):
             confirm_all_for_demo(organisation=organisation, report=report)
         for line in report.lines():
             self.stdout.write(line)
+        self.stdout.write(verification_summary(organisation))
+
+
+def verification_summary(organisation: Organisation) -> str:
+    """Why a fresh import signposts nothing: every record waits for a person's confirmation."""
+    counts = help_resource_verification_counts(organisation=organisation)
+    confirmed = counts.get(VerificationStatus.CONFIRMED, 0)
+    waiting = counts.get(VerificationStatus.NEEDS_VERIFICATION, 0)
+    stale = counts.get(VerificationStatus.STALE, 0)
+    lines = [f"{confirmed} help resources are confirmed and may be signposted; "
+             f"{waiting} need verification; {stale} are stale."]
+    if waiting or stale:
+        lines.append(
+            "Nothing is signposted until a programme user has checked a record against the "
+            "service's own site (phone number, URL, opening hours) and confirmed it: a wrong "
+            "phone number is harm. Confirm them in the admin under Directory → Help resources "
+            "(filter by verification status 'Needs verification', then the action 'Confirm "
+            "selected resources'); confirmations expire after the "
+            "policy window (HELP_RESOURCE_STALE_AFTER_DAYS). A live campaign's launch check "
+            "names every unconfirmed resource it would signpost.")
+    return "\n".join(lines)
