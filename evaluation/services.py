@@ -138,12 +138,36 @@ def plan_expected_hash(plan: EvaluationPlan) -> str:
     return last.new_hash if last else plan.locked_hash
 
 
+def plan_design(plan: EvaluationPlan) -> tuple[int, float]:
+    """(variants compared, variant trials per comparator trial) from the campaign's arms.
+
+    Each variant is one comparison in the report's Holm family. With unequal weights the
+    smallest variant weight sets the ratio: that variant needs the largest comparator arm,
+    so sizing for it gives every variant at least the planned power. Before the arms exist
+    (a plan drafted first) the design is one variant with equal allocation; locking
+    recomputes it from the arms the campaign starts with.
+    """
+    wanted = COMPARATOR_ARM_KIND.get(plan.comparator_kind, "comparator")
+    arms = list(plan.campaign.arms.all()) if plan.campaign_id else []
+    comparators = [a for a in arms if a.kind == wanted]
+    variants = [float(a.weight) for a in arms if a.kind == "variant" and a.weight > 0]
+    if not variants:
+        return 1, 1.0
+    comparator_weight = float(comparators[0].weight) if comparators else 0.0
+    ratio = min(variants) / comparator_weight if comparator_weight > 0 else 1.0
+    return len(variants), ratio
+
+
 def plan_required_sample_size(*, plan: EvaluationPlan) -> SampleSizeResult:
-    """Per-arm sample for the plan's baseline, effect, alpha and power (statsmodels)."""
+    """Comparator-arm sample for the plan's baseline, effect, alpha and power, sized for the
+    Holm adjustment over its variants and for its allocation weights (evaluation.stats.power).
+    """
+    comparisons, ratio = plan_design(plan)
     try:
         result = required_sample_size(
             plan.baseline_rate, minimum_detectable_effect=plan.minimum_detectable_effect,
-            relative=plan.mde_is_relative, alpha=plan.alpha, power=plan.power)
+            relative=plan.mde_is_relative, alpha=plan.alpha, power=plan.power,
+            ratio=ratio, comparisons=comparisons, adjustment="holm")
     except (ValueError, ArithmeticError) as error:
         raise InvalidInput(str(error), field="minimum_detectable_effect") from error
     if not 0 < result.comparator_per_arm <= MAX_SAMPLE_PER_ARM:

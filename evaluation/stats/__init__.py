@@ -26,7 +26,13 @@ from .multiplicity import (
     benjamini_hochberg,
     holm,
 )
-from .power import SampleProgress, SampleSizeResult, required_sample_size, sample_progress
+from .power import (
+    SampleProgress,
+    SampleSizeResult,
+    per_comparison_alpha,
+    required_sample_size,
+    sample_progress,
+)
 from .proportions import (
     BOSCHLOO_MAX_TOTAL,
     EXACT_THRESHOLD,
@@ -89,6 +95,7 @@ __all__ = [
     "interrupted_time_series",
     "mantel_haenszel",
     "odds_ratio",
+    "per_comparison_alpha",
     "poisson_rate",
     "rate_difference",
     "rate_ratio",

@@ -26,9 +26,12 @@ DISPLAYS = 2_800_000
 RETHINK = {"info_requested": 1_656, "help_click": 490, "helpline_contact": 68}
 PUBLISHED_PER_100K = {"info_requested": 59.14, "help_click": 17.5, "helpline_contact": 2.43}
 
-# Prichard et al. 2022 (see test_stats_known_answers.py for how the arms were made).
-CONTROL = (23, 84)
-WARNINGS = {"a": (32, 84), "b": (36, 84), "c": (40, 84), "d": (43, 83)}
+# Prichard et al. 2022: published arm sizes, counts reconstructed from the published odds
+# ratios (see test_stats_known_answers.py for the reconstruction).
+CONTROL = (27, 100)
+WARNINGS = {"harm a": (28, 74), "harm b": (27, 65), "ip tracing": (40, 81),
+            "illegality": (52, 99)}
+PUBLISHED_OR = {"ip tracing": (2.64, 1.42, 4.90), "illegality": (2.99, 1.65, 5.41)}
 
 
 def spread(total: int, parts: int) -> list[int]:
@@ -134,8 +137,17 @@ def test_the_reports_prichard_p_values_are_holm_adjusted_across_the_four_warning
     for c in report.comparisons:
         assert c.test.p_value == pytest.approx(raw[c.variant], rel=1e-9)
         assert c.adjusted_p_value == pytest.approx(adjusted[c.variant], rel=1e-9)
-    strongest = next(c for c in report.comparisons if c.variant == "warning d")
+    strongest = next(c for c in report.comparisons if c.variant == "warning illegality")
     assert 2.5 < strongest.odds_ratio.value < 3.0 and strongest.significant
+
+
+@pytest.mark.parametrize("name", list(PUBLISHED_OR))
+def test_the_report_reproduces_prichards_published_odds_ratios_to_two_decimals(
+        prichard, name: str) -> None:  # type: ignore[no-untyped-def]
+    report = campaign_report(campaign=prichard, with_population=False)
+    c = next(c for c in report.comparisons if c.variant == f"warning {name}")
+    shown = (c.odds_ratio.value, c.odds_ratio.lower, c.odds_ratio.upper)
+    assert tuple(round(x, 2) for x in shown) == PUBLISHED_OR[name]
 
 
 def test_the_report_uses_exact_methods_one_event_below_the_threshold(tenant) -> None:  # type: ignore[no-untyped-def]
@@ -215,8 +227,8 @@ def test_progress_is_measured_against_the_planned_sample(prichard) -> None:  # t
     report = campaign_report(campaign=prichard, with_population=False)
     required = prichard.evaluation_plan.required_sample_per_arm
     assert report.progress.required_per_arm == required
-    assert report.progress.fraction == pytest.approx(83 / required)
-    assert report.progress.complete is (required <= 83)
+    assert report.progress.fraction == pytest.approx(65 / required)  # the smallest arm
+    assert report.progress.complete is (required <= 65)
 
 
 def test_a_day_unit_widens_rate_ratio_intervals_for_overdispersed_days(tenant) -> None:  # type: ignore[no-untyped-def]

@@ -28,11 +28,22 @@ DISPLAYS = 2_800_000
 FUNNEL = {"info_requests": 1_656, "click_throughs": 490, "contacts": 68}
 PUBLISHED_RATES = {"info_requests": 59.14, "click_throughs": 17.5, "contacts": 2.43}
 
-# Prichard et al. 2022 honeypot (n = 419). The paper reports percentages, not arm counts,
-# so these are plausible arms summing to 419: a no-warning control with 27% giving up and
-# four warning arms spanning the published 38-52%.
-CONTROL = (23, 84)  # 27.4%
-WARNINGS = {"a": (32, 84), "b": (36, 84), "c": (40, 84), "d": (43, 83)}  # 38.1% .. 51.8%
+# Prichard et al. 2022 honeypot (Sexual Abuse, n = 419). The abstract gives the arm sizes,
+# 100 / 74 / 65 / 81 / 99, that 27% gave up with no warning, and the odds ratios of the two
+# strongest framings against no warning: 2.64 (95% CI 1.42-4.90, police can trace IP
+# addresses) and 2.99 (1.65-5.41, this may be illegal). It gives no per-arm counts, so they
+# are reconstructed: the control is the arm of 100 (27 of 100 = 27%), and searching every
+# (arm size, events) pair for a Woolf odds ratio and interval equal to the published ones
+# at two decimals finds exactly one answer each: 40 of 81 (49.4%) for IP tracing and 52 of
+# 99 (52.5%) for illegality; no other arm size or count rounds to the published figures.
+# The two harm-framing arms (74 and 65) have no published odds ratio; their counts (28 of 74
+# = 37.8% and 27 of 65 = 41.5%) are placeholders inside the published 38-52% range and
+# enter no known-answer check.
+CONTROL = (27, 100)
+PUBLISHED = {"ip_tracing": ((40, 81), (2.64, 1.42, 4.90)),
+             "illegality": ((52, 99), (2.99, 1.65, 5.41))}
+WARNINGS = {"harm_a": (28, 74), "harm_b": (27, 65),
+            **{name: counts for name, (counts, _) in PUBLISHED.items()}}
 
 
 def woolf_by_hand(a: int, b: int, c: int, d: int) -> tuple[float, float, float]:
@@ -104,14 +115,32 @@ def test_prichard_odds_ratios_match_woolf_by_hand_and_statsmodels(arm: str) -> N
     assert (result.lower, result.upper) == pytest.approx((low, high), rel=1e-9)
 
 
-def test_prichard_strongest_warning_has_an_odds_ratio_near_the_published_range() -> None:
-    # Published: 2.64 (IP tracing) and 2.99 (illegality) for the strongest framings.
-    result = odds_ratio(*WARNINGS["d"], *CONTROL)
-    assert 2.5 < result.value < 3.0
-    assert result.lower > 1
+@pytest.mark.parametrize("arm", list(PUBLISHED))
+def test_prichard_published_odds_ratios_reproduce_to_two_decimals(arm: str) -> None:
+    (events, trials), published = PUBLISHED[arm]
+    result = odds_ratio(events, trials, *CONTROL)
+    assert (round(result.value, 2), round(result.lower, 2), round(result.upper, 2)) == published
+
+
+def test_prichard_reconstruction_is_the_only_one_that_rounds_to_the_published_figures() -> None:
+    sizes = (74, 65, 81, 99)
+    found = {}
+    for n in sizes:
+        for k in range(1, n):
+            result = woolf_by_hand(k, n - k, CONTROL[0], CONTROL[1] - CONTROL[0])
+            rounded = tuple(round(x, 2) for x in result)
+            for arm, (_, published) in PUBLISHED.items():
+                if rounded == published:
+                    found.setdefault(arm, []).append((k, n))
+    assert found == {arm: [counts] for arm, (counts, _) in PUBLISHED.items()}
+
+
+def test_prichard_control_gave_up_at_the_published_27_percent() -> None:
+    assert CONTROL[0] / CONTROL[1] == 0.27
 
 
 def test_prichard_arms_sum_to_the_published_sample_size() -> None:
+    assert sorted([CONTROL[1], *(t for _, t in WARNINGS.values())]) == [65, 74, 81, 99, 100]
     assert CONTROL[1] + sum(trials for _, trials in WARNINGS.values()) == 419
 
 
