@@ -131,7 +131,7 @@ def pause_latency(campaign) -> tuple[float, int]:  # type: ignore[no-untyped-def
     from django.db.models import Max
     from django.utils import timezone
 
-    from campaigns.services import campaign_pause
+    from campaigns.lifecycle import campaign_pause
     from delivery.models import Delivery
     from organisations.services import Actor
 

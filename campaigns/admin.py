@@ -2,9 +2,10 @@
 
 A manager builds a campaign end to end on one page (settings, flights, arms with their messages,
 schedules), sees the launch-gate problems live, and presses Submit. A reviewer (not the author)
-opens it and presses Approve or Reject. Every button calls a service in campaigns/services.py,
-so the admin enforces exactly the rules the API does. Approved content is frozen: editing it
-sends the campaign back to draft; a scheduled or running campaign is read-only.
+opens it and presses Approve or Reject. Every button calls a service (campaigns/authoring.py,
+campaigns/lifecycle.py), so the admin enforces exactly the rules the API does. Approved content
+is frozen: editing it sends the campaign back to draft; a scheduled or running campaign is
+read-only.
 
 Access follows the organisation role: managers edit; reviewers, analysts and viewers read
 (reviewers also approve and reject).
@@ -24,7 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from campaigns import services
+from campaigns import authoring, content, launch, lifecycle
 from campaigns.models import (
     Arm,
     ArmKind,
@@ -65,14 +66,14 @@ BUTTONS: dict[str, list[tuple[str, str]]] = {
     CampaignStatus.RUNNING: [("pause", "Pause"), ("complete", "Complete")],
     CampaignStatus.PAUSED: [("resume", "Resume"), ("complete", "Complete")],
 }
-CANCELLABLE = services.TRANSITIONS["cancel"][0]
+CANCELLABLE = lifecycle.TRANSITIONS["cancel"][0]
 REVIEW_ACTIONS = {"approve", "reject"}
 SERVICES = {
-    "submit": services.campaign_submit, "approve": services.campaign_approve,
-    "reject": services.campaign_reject, "schedule": services.campaign_schedule,
-    "start": services.campaign_start, "pause": services.campaign_pause,
-    "resume": services.campaign_resume, "complete": services.campaign_complete,
-    "cancel": services.campaign_cancel,
+    "submit": lifecycle.campaign_submit, "approve": lifecycle.campaign_approve,
+    "reject": lifecycle.campaign_reject, "schedule": lifecycle.campaign_schedule,
+    "start": lifecycle.campaign_start, "pause": lifecycle.campaign_pause,
+    "resume": lifecycle.campaign_resume, "complete": lifecycle.campaign_complete,
+    "cancel": lifecycle.campaign_cancel,
 }
 
 
@@ -111,7 +112,7 @@ def may_press(action: str, role: str | None) -> bool:
 
 
 def campaign_locked(campaign: Campaign | None) -> bool:
-    return campaign is not None and campaign.status not in services.EDITABLE
+    return campaign is not None and campaign.status not in lifecycle.EDITABLE
 
 
 def codes_field(label: str, example: str) -> forms.CharField:
@@ -149,8 +150,8 @@ class ArmForm(forms.ModelForm):
         if data.get("kind") == ArmKind.HOLDOUT and data.get("messages"):
             self.add_error("messages", "A holdout arm shows no message: leave this empty.")
         weight = data.get("weight")
-        if weight is not None and not Decimal(0) <= weight <= services.MAX_WEIGHT:
-            self.add_error("weight", f"Use a weight between 0 and {services.MAX_WEIGHT}.")
+        if weight is not None and not Decimal(0) <= weight <= authoring.MAX_WEIGHT:
+            self.add_error("weight", f"Use a weight between 0 and {authoring.MAX_WEIGHT}.")
         return data
 
 
@@ -221,7 +222,7 @@ class ScheduleForm(forms.ModelForm):
             if unchanged_past and field == "send_at" and "past" in detail:
                 continue  # an old one-off that already fired may stay as it is
             self.add_error(field if field in self.fields else None, detail)
-        if data.get("channel") and data["channel"] not in services.SCHEDULED_CHANNELS:
+        if data.get("channel") and data["channel"] not in authoring.SCHEDULED_CHANNELS:
             self.add_error("channel", "A schedule sends by email, SMS or webhook.")
         return data
 
@@ -259,7 +260,7 @@ class CampaignForm(forms.ModelForm):
     def _codes(self, name: str, *, upper: bool) -> list[str]:
         raw = self.cleaned_data.get(name) or ""
         codes = [c.strip() for c in raw.replace(";", ",").split(",") if c.strip()]
-        pattern = services.COUNTRY if upper else services.LANGUAGE
+        pattern = authoring.COUNTRY if upper else authoring.LANGUAGE
         cleaned = [c.upper() if upper else c.lower() for c in codes]
         bad = [c for c in cleaned if not pattern.match(c)]
         if bad:
@@ -281,7 +282,7 @@ class CampaignForm(forms.ModelForm):
                              assignment_namespace=data.get("assignment_namespace") or "",
                              namespace_offset=data.get("namespace_offset") or Decimal(0),
                              namespace_share=data.get("namespace_share") or Decimal(0))
-        for problem in services.namespace_problems(candidate):
+        for problem in launch.namespace_problems(candidate):
             self.add_error("namespace_share", problem)
         return data
 
@@ -341,7 +342,7 @@ class CampaignAdmin(RoleAccess, OrganisationScopedAdmin):
         if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW,
                                    CampaignStatus.APPROVED):
             return "Passed (the campaign has been scheduled)."
-        problems = services.launch_problems(campaign)
+        problems = launch.launch_problems(campaign)
         if not problems:
             return format_html('<span style="color:#1b7a3a">{}</span>',
                                "Ready: nothing stops this campaign from being scheduled once "
@@ -392,7 +393,7 @@ class CampaignAdmin(RoleAccess, OrganisationScopedAdmin):
         super().save_related(request, form, formsets, change)
         campaign = form.instance
         before = campaign.status
-        services.campaign_content_changed(campaign=campaign, actor=Actor(user=request.user))
+        lifecycle.campaign_content_changed(campaign=campaign, actor=Actor(user=request.user))
         if before != campaign.status:
             messages.warning(request, f"The content changed after it was {before}: the "
                                       "campaign is back in draft and must be submitted again.")
@@ -467,7 +468,7 @@ class MessageForm(forms.ModelForm):
             self.add_error(part if part in self.fields else None, detail)
         if self.instance.pk:
             live = [c for c in Campaign.objects.filter(arms__messages=self.instance).distinct()
-                    if c.status not in services.EDITABLE]
+                    if c.status not in lifecycle.EDITABLE]
             if live:
                 raise ValidationError(
                     "This message is used by live campaigns ("
@@ -488,13 +489,13 @@ class MessageAdmin(RoleAccess, OrganisationScopedAdmin):
         actor = Actor(user=request.user)
         if not request.user.is_superuser:
             obj.organisation = user_organisation(request.user)
-        fields = {f: getattr(obj, f) for f in services.MESSAGE_FIELDS}
+        fields = {f: getattr(obj, f) for f in content.MESSAGE_FIELDS}
         if change:
             original = Message.objects.get(pk=obj.pk)
             changed = {f: v for f, v in fields.items() if f in form.changed_data}
-            services.message_update(message=original, actor=actor, **changed)
+            authoring.message_update(message=original, actor=actor, **changed)
         else:
-            created = services.message_create(organisation=obj.organisation, actor=actor,
+            created = authoring.message_create(organisation=obj.organisation, actor=actor,
                                                **fields)
             obj.pk, obj._state.adding = created.pk, False
 

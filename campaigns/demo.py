@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns import services
+from campaigns import authoring, lifecycle
 from campaigns.models import Campaign, CampaignStatus, Message
 from organisations.models import Organisation
 from organisations.services import Actor, partnership_set
@@ -79,7 +79,7 @@ MESSAGES = [
 def _message(organisation: Organisation, actor: Actor, spec: tuple) -> Message:
     name, channel, framing, polarity, subject, body = spec
     existing = Message.objects.filter(organisation=organisation, name=name).first()
-    return existing or services.message_create(
+    return existing or authoring.message_create(
         organisation=organisation, actor=actor, name=name, channel=channel, language="en",
         framing=framing, polarity=polarity, subject=subject, body=body)
 
@@ -95,7 +95,7 @@ def seed_demo(*, organisation: Organisation, partner: Organisation, reviewer,  #
     partnership_set(programme=organisation, partner=partner,
                     triggers=["search_blocked_term"], actor=author)
     now = timezone.now()
-    campaign = services.campaign_create(
+    campaign = authoring.campaign_create(
         organisation=organisation, actor=author, name=DEMO_NAME, priority=10,
         objective="Signpost people in the UK who are worried about their sexual thoughts or "
                   "behaviour towards children to confidential help from Stop It Now, and "
@@ -104,23 +104,23 @@ def seed_demo(*, organisation: Organisation, partner: Organisation, reviewer,  #
         segments=segments, partners=[partner], frequency_cap_count=1, frequency_cap_days=7)
     legal_email, help_email, neutral_email, legal_platform, help_platform, neutral_platform = [
         _message(organisation, author, spec) for spec in MESSAGES]
-    services.arm_save(campaign=campaign, actor=author, name="legal deterrence",
+    authoring.arm_save(campaign=campaign, actor=author, name="legal deterrence",
                       weight=Decimal(30), messages=[legal_email, legal_platform])
-    services.arm_save(campaign=campaign, actor=author, name="help and support",
+    authoring.arm_save(campaign=campaign, actor=author, name="help and support",
                       weight=Decimal(30), messages=[help_email, help_platform])
-    services.arm_save(campaign=campaign, actor=author, name="neutral comparator",
+    authoring.arm_save(campaign=campaign, actor=author, name="neutral comparator",
                       kind="comparator", weight=Decimal(30),
                       messages=[neutral_email, neutral_platform])
-    services.arm_save(campaign=campaign, actor=author, name="holdout", kind="holdout",
+    authoring.arm_save(campaign=campaign, actor=author, name="holdout", kind="holdout",
                       weight=Decimal(10))
-    services.flight_create(campaign=campaign, actor=author, starts_at=now - timedelta(hours=1),
+    authoring.flight_create(campaign=campaign, actor=author, starts_at=now - timedelta(hours=1),
                            ends_at=now + timedelta(days=90))
-    services.schedule_save(campaign=campaign, actor=author, kind="one_off", channel="email",
+    authoring.schedule_save(campaign=campaign, actor=author, kind="one_off", channel="email",
                            send_at=now + timedelta(minutes=1), now=now)
-    services.campaign_submit(campaign=campaign, actor=author)
-    services.campaign_approve(campaign=campaign, actor=signer)
-    services.campaign_schedule(campaign=campaign, actor=author, now=now)
-    services.campaign_start(campaign=campaign, actor=Actor.system())
+    lifecycle.campaign_submit(campaign=campaign, actor=author)
+    lifecycle.campaign_approve(campaign=campaign, actor=signer)
+    lifecycle.campaign_schedule(campaign=campaign, actor=author, now=now)
+    lifecycle.campaign_start(campaign=campaign, actor=Actor.system())
     campaign.refresh_from_db()
     if campaign.status != CampaignStatus.RUNNING:
         raise RuntimeError(f"demo campaign ended up {campaign.status}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from campaigns.services import campaign_sweep
+from campaigns.lifecycle import campaign_sweep
 
 BEAT_SCHEDULE = {
     "campaigns-sweep": {"task": "campaigns.tasks.campaigns_sweep", "schedule": 60.0},

@@ -19,7 +19,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from campaigns import selectors, services
+from campaigns import authoring, launch, lifecycle, selectors
 from campaigns.api.serializers import (
     ArmInput,
     ArmOutput,
@@ -159,7 +159,7 @@ class CampaignListView(CampaignsBase):
                                             request_only=True)])
     def post(self, request: Request) -> Response:
         data = campaign_fields(self.organisation, validated(CampaignInput, request.data))
-        campaign = services.campaign_create(organisation=self.organisation,
+        campaign = authoring.campaign_create(organisation=self.organisation,
                                             actor=request_actor(request), **data)
         return Response(campaign_output(campaign), status=201)
 
@@ -178,7 +178,7 @@ class CampaignDetailView(CampaignsBase):
         campaign = self.owned_campaign(pk)
         data = campaign_fields(self.organisation,
                                validated(CampaignInput, request.data, partial=True))
-        services.campaign_update(campaign=campaign, actor=request_actor(request), **data)
+        authoring.campaign_update(campaign=campaign, actor=request_actor(request), **data)
         return Response(campaign_output(campaign))
 
 
@@ -202,21 +202,21 @@ def transition_view(action: str, service: Callable[..., Campaign], summary: str)
 
 
 TRANSITION_VIEWS = {
-    "submit": transition_view("submit", services.campaign_submit,
+    "submit": transition_view("submit", lifecycle.campaign_submit,
                               "Submit a draft for review."),
     "approve": transition_view(
-        "approve", services.campaign_approve,
+        "approve", lifecycle.campaign_approve,
         "Approve (a signed-in reviewer or manager who is not the author)."),
-    "reject": transition_view("reject", services.campaign_reject,
+    "reject": transition_view("reject", lifecycle.campaign_reject,
                               "Send a campaign in review back to draft."),
     "schedule": transition_view(
-        "schedule", services.campaign_schedule,
+        "schedule", lifecycle.campaign_schedule,
         "Schedule an approved campaign; refused with the launch-gate problems."),
-    "pause": transition_view("pause", services.campaign_pause, "Pause a running campaign."),
-    "resume": transition_view("resume", services.campaign_resume, "Resume a paused campaign."),
-    "complete": transition_view("complete", services.campaign_complete,
+    "pause": transition_view("pause", lifecycle.campaign_pause, "Pause a running campaign."),
+    "resume": transition_view("resume", lifecycle.campaign_resume, "Resume a paused campaign."),
+    "complete": transition_view("complete", lifecycle.campaign_complete,
                                 "Complete a running or paused campaign."),
-    "cancel": transition_view("cancel", services.campaign_cancel, "Cancel a campaign."),
+    "cancel": transition_view("cancel", lifecycle.campaign_cancel, "Cancel a campaign."),
 }
 
 
@@ -228,7 +228,7 @@ class LaunchProblemsView(CampaignsBase):
     def get(self, request: Request, pk: str) -> Response:
         campaign = self.owned_campaign(pk)
         return Response({"status": campaign.status,
-                         "problems": services.launch_problems(campaign)})
+                         "problems": launch.launch_problems(campaign)})
 
 
 # --- flights, arms, schedules -------------------------------------------------------------
@@ -247,7 +247,7 @@ class FlightListView(CampaignsBase):
                    request=FlightInput, responses={201: FlightOutput, **WRITE_ERRORS})
     def post(self, request: Request, pk: str) -> Response:
         campaign = self.owned_campaign(pk)
-        flight = services.flight_create(campaign=campaign, actor=request_actor(request),
+        flight = authoring.flight_create(campaign=campaign, actor=request_actor(request),
                                         **validated(FlightInput, request.data))
         return Response(FlightOutput(flight).data, status=201)
 
@@ -261,7 +261,7 @@ class FlightDetailView(CampaignsBase):
     def delete(self, request: Request, pk: str, flight_id: str) -> Response:
         campaign = self.owned_campaign(pk)
         flight = self.child(Flight.objects.filter(campaign=campaign), flight_id)
-        services.flight_delete(flight=flight, actor=request_actor(request))
+        authoring.flight_delete(flight=flight, actor=request_actor(request))
         return Response(status=204)
 
 
@@ -302,7 +302,7 @@ class ArmListView(CampaignsBase):
     def post(self, request: Request, pk: str) -> Response:
         campaign = self.owned_campaign(pk)
         data = arm_fields(campaign, validated(ArmInput, request.data))
-        arm = services.arm_save(campaign=campaign, actor=request_actor(request), **data)
+        arm = authoring.arm_save(campaign=campaign, actor=request_actor(request), **data)
         return Response(arm_output(campaign, [arm], many=False), status=201)
 
 
@@ -325,7 +325,7 @@ class ArmDetailView(CampaignsBase):
         data = arm_fields(campaign, validated(ArmInput, request.data, partial=True))
         fields = {"name": arm.name, "kind": arm.kind, "weight": arm.weight,
                   "messages": list(arm.messages.all()), **data}
-        arm = services.arm_save(campaign=campaign, actor=request_actor(request), arm=arm,
+        arm = authoring.arm_save(campaign=campaign, actor=request_actor(request), arm=arm,
                                 **fields)
         return Response(arm_output(campaign, [arm], many=False))
 
@@ -334,7 +334,7 @@ class ArmDetailView(CampaignsBase):
     def delete(self, request: Request, pk: str, arm_id: str) -> Response:
         campaign = self.owned_campaign(pk)
         arm = self.child(selectors.arms_of(campaign), arm_id)
-        services.arm_delete(arm=arm, actor=request_actor(request))
+        authoring.arm_delete(arm=arm, actor=request_actor(request))
         return Response(status=204)
 
 
@@ -361,7 +361,7 @@ class ScheduleListView(CampaignsBase):
                                         "window_weekdays": [1, 2, 3, 4, 5]})])
     def post(self, request: Request, pk: str) -> Response:
         campaign = self.owned_campaign(pk)
-        schedule = services.schedule_save(campaign=campaign, actor=request_actor(request),
+        schedule = authoring.schedule_save(campaign=campaign, actor=request_actor(request),
                                           **validated(ScheduleInput, request.data))
         return Response(ScheduleOutput(schedule).data, status=201)
 
@@ -382,7 +382,7 @@ class ScheduleDetailView(CampaignsBase):
         campaign = self.owned_campaign(pk)
         schedule = self.child(Schedule.objects.filter(campaign=campaign), schedule_id)
         data = validated(ScheduleInput, request.data, partial=True)
-        schedule = services.schedule_save(campaign=campaign, actor=request_actor(request),
+        schedule = authoring.schedule_save(campaign=campaign, actor=request_actor(request),
                                           schedule=schedule, **data)
         return Response(ScheduleOutput(schedule).data)
 
@@ -391,7 +391,7 @@ class ScheduleDetailView(CampaignsBase):
     def delete(self, request: Request, pk: str, schedule_id: str) -> Response:
         campaign = self.owned_campaign(pk)
         schedule = self.child(Schedule.objects.filter(campaign=campaign), schedule_id)
-        services.schedule_delete(schedule=schedule, actor=request_actor(request))
+        authoring.schedule_delete(schedule=schedule, actor=request_actor(request))
         return Response(status=204)
 
 
@@ -433,7 +433,7 @@ class MessageListView(MessagesBase):
                    examples=[OpenApiExample("A supportive email", value=MESSAGE_EXAMPLE,
                                             request_only=True)])
     def post(self, request: Request) -> Response:
-        message = services.message_create(organisation=self.organisation,
+        message = authoring.message_create(organisation=self.organisation,
                                            actor=request_actor(request),
                                            **validated(MessageInput, request.data))
         return Response(MessageOutput(message).data, status=201)
@@ -448,7 +448,7 @@ class MessageDetailView(MessagesBase):
     @extend_schema(operation_id="messages_partial_update", parameters=[MESSAGE_ID],
                    request=MessageInput, responses={200: MessageOutput, **WRITE_ERRORS})
     def patch(self, request: Request, pk: str) -> Response:
-        message = services.message_update(
+        message = authoring.message_update(
             message=self.message(pk), actor=request_actor(request),
             **validated(MessageInput, request.data, partial=True))
         return Response(MessageOutput(message).data)
@@ -456,7 +456,7 @@ class MessageDetailView(MessagesBase):
     @extend_schema(operation_id="messages_destroy", parameters=[MESSAGE_ID],
                    responses={204: None, **WRITE_ERRORS})
     def delete(self, request: Request, pk: str) -> Response:
-        services.message_delete(message=self.message(pk), actor=request_actor(request))
+        authoring.message_delete(message=self.message(pk), actor=request_actor(request))
         return Response(status=204)
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from campaigns import services
+from campaigns import authoring, lifecycle
 from campaigns.models import Campaign
 from organisations.services import Actor
 from segments.models import Segment
@@ -31,30 +31,30 @@ def build_campaign(tenant, *, name: str = "Stop It Now signposting") -> Built:  
     resource = HelpResourceFactory(organisation=organisation, name="Stop It Now helpline",
                                    slug=f"stop-it-now-{Campaign.objects.count()}",
                                    confirmed_at=timezone.now() - timedelta(days=1))
-    campaign = services.campaign_create(
+    campaign = authoring.campaign_create(
         organisation=organisation, actor=manager, name=name, channels=["email"],
         countries=["GB"], languages=["en"], segments=[segment],
         objective="Point people worried about their thoughts to confidential help.")
-    legal = services.message_create(
+    legal = authoring.message_create(
         organisation=organisation, actor=manager, name=f"{name} legal", channel="email",
         language="en", framing="legal_deterrence", polarity="warning",
         subject="Viewing sexual images of under-18s is illegal",
         body="It is against the law. Confidential help: {{ help_link }}")
-    helpful = services.message_create(
+    helpful = authoring.message_create(
         organisation=organisation, actor=manager, name=f"{name} help", channel="email",
         language="en", framing="help_therapeutic", polarity="supportive",
         subject="Confidential help is available",
         body="You can get confidential help to stop: {{ help_link }}")
-    services.arm_save(campaign=campaign, actor=manager, name="legal", weight=Decimal(45),
+    authoring.arm_save(campaign=campaign, actor=manager, name="legal", weight=Decimal(45),
                       messages=[legal])
-    services.arm_save(campaign=campaign, actor=manager, name="help", weight=Decimal(45),
+    authoring.arm_save(campaign=campaign, actor=manager, name="help", weight=Decimal(45),
                       messages=[helpful])
-    services.arm_save(campaign=campaign, actor=manager, name="holdout", kind="holdout",
+    authoring.arm_save(campaign=campaign, actor=manager, name="holdout", kind="holdout",
                       weight=Decimal(10))
-    services.flight_create(campaign=campaign, actor=manager,
+    authoring.flight_create(campaign=campaign, actor=manager,
                            starts_at=timezone.now() - timedelta(hours=1),
                            ends_at=timezone.now() + timedelta(days=30))
-    services.schedule_save(campaign=campaign, actor=manager, kind="one_off", channel="email",
+    authoring.schedule_save(campaign=campaign, actor=manager, kind="one_off", channel="email",
                            send_at=timezone.now() + timedelta(days=1))
     campaign.refresh_from_db()
     return Built(campaign=campaign, resource=resource, segment=segment)
@@ -62,8 +62,8 @@ def build_campaign(tenant, *, name: str = "Stop It Now signposting") -> Built:  
 
 def approve(built: Built, tenant) -> Campaign:  # type: ignore[no-untyped-def]
     campaign = built.campaign
-    services.campaign_submit(campaign=campaign, actor=Actor(user=tenant.manager))
-    services.campaign_approve(campaign=campaign, actor=Actor(user=tenant.reviewer))
+    lifecycle.campaign_submit(campaign=campaign, actor=Actor(user=tenant.manager))
+    lifecycle.campaign_approve(campaign=campaign, actor=Actor(user=tenant.reviewer))
     return campaign
 
 

@@ -174,10 +174,10 @@ def test_editing_an_approved_campaign_in_the_admin_returns_it_to_draft(built, te
 
 
 def test_a_scheduled_campaign_is_read_only_in_the_admin(built, tenant) -> None:
-    from campaigns import services
+    from campaigns import lifecycle
 
     campaign = approve(built, tenant)
-    services.campaign_schedule(campaign=campaign, actor=Actor(user=tenant.manager))
+    lifecycle.campaign_schedule(campaign=campaign, actor=Actor(user=tenant.manager))
     page = signed_in(tenant.manager).get(f"/admin/campaigns/campaign/{campaign.pk}/change/")
     form = page.context["adminform"].form
     assert "name" not in form.fields
@@ -185,10 +185,10 @@ def test_a_scheduled_campaign_is_read_only_in_the_admin(built, tenant) -> None:
 
 
 def test_a_scheduled_campaign_links_to_its_sending_progress_and_report(built, tenant) -> None:
-    from campaigns import services
+    from campaigns import lifecycle
 
     campaign = approve(built, tenant)
-    services.campaign_schedule(campaign=campaign, actor=Actor(user=tenant.manager))
+    lifecycle.campaign_schedule(campaign=campaign, actor=Actor(user=tenant.manager))
     client = signed_in(tenant.manager)
     page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
     for link in (f"/admin/delivery/delivery/campaign/{campaign.pk}/progress/",

@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.db import connection
 
-from campaigns import services
+from campaigns import lifecycle
 from campaigns.models import Campaign
 from core.errors import Conflict
 from organisations.models import AuditEvent
@@ -26,7 +26,7 @@ def test_two_concurrent_submits_cannot_both_win(postgres) -> None:
         try:
             copy = Campaign.objects.get(pk=campaign.pk)  # both read "draft"
             barrier.wait(timeout=10)
-            services.campaign_submit(campaign=copy, actor=Actor.system())
+            lifecycle.campaign_submit(campaign=copy, actor=Actor.system())
             outcomes.append("won")
         except Conflict as error:
             outcomes.append(f"refused:{error.details['current_state']}")

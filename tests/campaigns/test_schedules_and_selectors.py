@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns import selectors, services
+from campaigns import authoring, lifecycle, selectors
 from campaigns.models import Campaign, Message, Schedule
 from campaigns.schedules import (
     schedule_due_occurrence_key,
@@ -134,11 +134,11 @@ def test_running_campaigns_for_partner_lists_enrolled_running_in_flight_by_prior
     partnership_set(programme=tenant.organisation, partner=platform, triggers=[],
                     actor=Actor.system())
     manager = Actor(user=tenant.manager)
-    services.campaign_update(campaign=built.campaign, actor=manager, partners=[platform],
+    authoring.campaign_update(campaign=built.campaign, actor=manager, partners=[platform],
                              priority=1)
     campaign = approve(built, tenant)
-    services.campaign_schedule(campaign=campaign, actor=manager)
-    services.campaign_start(campaign=campaign, actor=Actor.system())
+    lifecycle.campaign_schedule(campaign=campaign, actor=manager)
+    lifecycle.campaign_start(campaign=campaign, actor=Actor.system())
     urgent = CampaignFactory(organisation=tenant.organisation, priority=5, status="running")
     urgent.partners.add(platform)
     FlightFactory(campaign=urgent)

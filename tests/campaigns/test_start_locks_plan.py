@@ -1,6 +1,6 @@
 import pytest
 
-from campaigns import services
+from campaigns import lifecycle
 from evaluation.demo import PLAN
 from evaluation.models import EvaluationPlan
 from evaluation.services import plan_create
@@ -14,8 +14,8 @@ def test_starting_a_campaign_locks_its_evaluation_plan(built, tenant):
     campaign = approve(built, tenant)
     actor = Actor(user=tenant.manager)
     plan_create(campaign=campaign, actor=actor, comparator_kind="holdout", **PLAN)
-    services.campaign_schedule(campaign=campaign, actor=actor)
-    services.campaign_start(campaign=campaign, actor=actor)
+    lifecycle.campaign_schedule(campaign=campaign, actor=actor)
+    lifecycle.campaign_start(campaign=campaign, actor=actor)
     plan = EvaluationPlan.objects.get(campaign=campaign)
     campaign.refresh_from_db()
     assert campaign.status == "running"
@@ -26,7 +26,7 @@ def test_starting_a_campaign_locks_its_evaluation_plan(built, tenant):
 def test_a_campaign_without_a_plan_still_starts(built, tenant):
     campaign = approve(built, tenant)
     actor = Actor(user=tenant.manager)
-    services.campaign_schedule(campaign=campaign, actor=actor)
-    services.campaign_start(campaign=campaign, actor=actor)
+    lifecycle.campaign_schedule(campaign=campaign, actor=actor)
+    lifecycle.campaign_start(campaign=campaign, actor=actor)
     campaign.refresh_from_db()
     assert campaign.status == "running"

@@ -14,7 +14,7 @@ import shutil
 import pytest
 from django.db.models import Count
 
-from campaigns.services import campaign_pause, campaign_resume
+from campaigns.lifecycle import campaign_pause, campaign_resume
 from delivery.models import Delivery, DeliveryAttempt
 from organisations.services import Actor
 from segments.models import Suppression
