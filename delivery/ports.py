@@ -111,7 +111,7 @@ def campaign_pause(*, campaign: Any, reason: str) -> bool:
     """Pause a running campaign on the system's behalf (auto-pause); False if not running."""
     from organisations.services import Actor, audit_record
 
-    owner = _owner("campaigns.services.campaign_pause")
+    owner = _owner("campaigns.lifecycle.campaign_pause")
     if owner is None:
         return _set_status(campaign, frm=ACTIVE_CAMPAIGN_STATUSES, to="paused", reason=reason)
     from core.errors import Conflict
@@ -128,7 +128,7 @@ def campaign_pause(*, campaign: Any, reason: str) -> bool:
 
 def campaign_pause_by(*, campaign: Any, actor: Any) -> None:
     """A manager pressed Pause (raises Conflict when the campaign cannot pause)."""
-    owner = _owner("campaigns.services.campaign_pause")
+    owner = _owner("campaigns.lifecycle.campaign_pause")
     if owner is not None:
         owner(campaign=campaign, actor=actor)
         return
@@ -138,7 +138,7 @@ def campaign_pause_by(*, campaign: Any, actor: Any) -> None:
 
 def campaign_resume(*, campaign: Any, actor: Any) -> None:
     """A manager pressed Resume (raises Conflict / InvalidInput when it cannot resume)."""
-    owner = _owner("campaigns.services.campaign_resume")
+    owner = _owner("campaigns.lifecycle.campaign_resume")
     if owner is not None:
         owner(campaign=campaign, actor=actor)
         return
@@ -172,7 +172,7 @@ def schedule_occurrence_key(schedule: Any, occurrence: datetime) -> str:
 
 def schedule_mark_fired(*, schedule: Any, occurrence: datetime) -> datetime | None:
     """Advance next_fire_at past the occurrence just fanned out (None: the step is spent)."""
-    owner = _owner("campaigns.services.schedule_mark_fired")
+    owner = _owner("campaigns.lifecycle.schedule_mark_fired")
     if owner is not None:
         return owner(schedule=schedule, occurrence=occurrence)
     following = None

@@ -1,4 +1,4 @@
-"""Campaigns API: thin views over campaigns.selectors and campaigns.services.
+"""Campaigns API: thin views over campaigns.selectors, campaigns.authoring and campaigns.lifecycle.
 
 Programme organisations read and write their own campaigns and messages. A partner reads the
 campaigns it is enrolled in and may not change them (403); anything else is a 404.
