@@ -234,6 +234,19 @@ def html_to_text(markup: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+def _link_addresses(markup: str, context: RenderContext) -> str:
+    """In a plain-text body's HTML, each help or opt-out address becomes a link named after
+    what it leads to: a signed link is 150 characters that nobody should have to read."""
+    labels = {html_lib.escape(item["url"]): html_lib.escape(item.get("name") or "Get help")
+              for item in context.help_resources if item.get("url")}
+    if context.opt_out_link:
+        labels.setdefault(html_lib.escape(context.opt_out_link), "Unsubscribe")
+    if not labels:
+        return markup
+    pattern = re.compile("|".join(re.escape(url) for url in sorted(labels, key=len, reverse=True)))
+    return pattern.sub(lambda m: f'<a href="{m.group(0)}">{labels[m.group(0)]}</a>', markup)
+
+
 def render_message(*, message: Message, context: RenderContext) -> RenderedMessage:
     """Render subject, HTML (escaped), plain text and the SMS length of one message."""
     data = context.as_dict()
@@ -244,7 +257,7 @@ def render_message(*, message: Message, context: RenderContext) -> RenderedMessa
         # A plain-text body: the text part is the author's text as written, and paragraphs
         # and line breaks become HTML (the variables in `html` are already escaped).
         text = _render(message.body, data, autoescape=False).strip()
-        html = linebreaks_filter(html, autoescape=False)
+        html = _link_addresses(linebreaks_filter(html, autoescape=False), context)
     subject = " ".join(_render(message.subject, data, autoescape=False).split()) \
         if message.subject else ""
     encoding, length, segments = sms_measure(text)

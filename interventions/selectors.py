@@ -171,3 +171,14 @@ def campaigns_by_referral_code(*, reporter: Organisation,
                                     organisation_id__in=programmes_visible_to(reporter))
             .values_list("referral_code", "organisation_id", "pk"))
     return {row[0].upper(): (row[1], row[2]) for row in rows}
+
+
+def demo_partners() -> list[Organisation]:
+    """Partner platforms the demo page can play (those with a programme partnership).
+
+    For the demo pages only (DEBUG or DEMO_PAGES=1): it names organisations across tenants,
+    which is acceptable for a local demo and never reachable in production.
+    """
+    return list(Organisation.objects.filter(kind="partner_platform",
+                                            programme_partnerships__isnull=False)
+                .distinct().order_by("name"))

@@ -285,7 +285,8 @@ def _help_link(view: _ResourceView, *, exposure_id: uuid.UUID, at: datetime) -> 
 # afterwards: the output is identical, and the template engine runs once per distinct context
 # instead of once per request. A template that transforms a link (a filter on help_link) leaves
 # a mangled placeholder behind; that is detected and such a message is rendered directly.
-_LINK_MARK = "outreach-link-placeholder-"
+# The mark is an address (https://…), so the HTML cleaner keeps it as a link's href.
+_LINK_MARK = "https://outreach.invalid/link-placeholder-"
 _rendered: dict[tuple, tuple[str, str, str]] = {}
 
 

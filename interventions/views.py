@@ -15,7 +15,7 @@ from django.http import (
     HttpResponseRedirect,
     JsonResponse,
 )
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.errors import DomainError
 from interventions import ports
 from interventions.links import BadLink, is_prefetch_or_preview, link_target, with_via
+from interventions.selectors import demo_partners
 from interventions.services import (
     InterventionContext,
     expired_link_resources,
@@ -98,8 +99,15 @@ def demo_partner(request: HttpRequest) -> HttpResponse:
     """A mock search page of a partner platform (DEBUG or DEMO_PAGES=1 only)."""
     if not demo_pages_enabled():
         raise Http404
-    partner = get_object_or_404(Organisation, slug=request.GET.get("partner", ""))
-    return render(request, "interventions/demo_partner.html", {"partner": partner})
+    partners = demo_partners()
+    slug = request.GET.get("partner")
+    chosen = next((p for p in partners if p.slug == slug), None) if slug else (
+        partners[0] if len(partners) == 1 else None)
+    if chosen is not None:
+        return render(request, "interventions/demo_partner.html", {"partner": chosen})
+    # No choice made (or an unknown one): list the partners the page can play, never a bare 404.
+    return render(request, "interventions/demo_partner_choose.html",
+                  {"partners": partners, "unknown": slug}, status=404 if slug else 200)
 
 
 @require_POST

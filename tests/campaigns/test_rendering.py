@@ -155,3 +155,14 @@ def test_the_render_context_uses_the_directory_and_signs_every_help_link() -> No
     assert context.help_resources[0]["url"] == "https://outreach.example/go/signed-7"
     assert context.legal_notice["statutes"][0]["summary"] == "summary"
     assert context.referral_code == campaign.referral_code
+
+
+def test_a_plain_text_body_links_each_help_address_under_the_resource_name() -> None:
+    body = "Confidential help: {{ help_link }}\n\nStop these emails: {{ opt_out_link }}"
+    context = sample_context()
+    rendered = render_message(message=message(body), context=context)
+    first = context.help_resources[0]
+    assert f'<a href="{first["url"]}">{first["name"]}</a>' in rendered.html
+    assert f'<a href="{context.opt_out_link}">Unsubscribe</a>' in rendered.html
+    assert rendered.html.count(first["url"]) == 1  # the address is the target, not the text
+    assert first["url"] in rendered.text  # the plain-text part keeps it spelled out

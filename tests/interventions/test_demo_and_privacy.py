@@ -36,6 +36,37 @@ def test_the_demo_page_is_hidden_unless_demo_pages_are_on(db, client, settings):
     assert b"outreach-intervention.js" in page.content
 
 
+def test_the_demo_page_without_a_partner_plays_the_only_partner(db, client, settings):
+    settings.DEMO_PAGES = True
+    w = factories.world()
+    page = client.get("/demo/partner/")
+    assert page.status_code == 200
+    assert page.context["partner"] == w.partner
+    assert b"outreach-intervention.js" in page.content
+
+
+def test_the_demo_page_lists_the_partners_when_there_is_a_choice(db, client, settings):
+    settings.DEMO_PAGES = True
+    w = factories.world()
+    second = factories.partner_org("Second Platform")
+    seed_demo(programme=w.programme, partner=second, campaign=w.campaign)
+    page = client.get("/demo/partner/")
+    assert page.status_code == 200
+    assert f'href="?partner={w.partner.slug}"'.encode() in page.content
+    assert f'href="?partner={second.slug}"'.encode() in page.content
+    unknown = client.get("/demo/partner/?partner=nobody-here")
+    assert unknown.status_code == 404
+    assert "no demo partner called" in unknown.content.decode()
+    assert f'href="?partner={second.slug}"'.encode() in unknown.content
+
+
+def test_the_demo_page_without_any_partner_says_how_to_seed_one(db, client, settings):
+    settings.DEMO_PAGES = True
+    page = client.get("/demo/partner/")
+    assert page.status_code == 200
+    assert b"demo_seed" in page.content
+
+
 def test_the_demo_proxy_answers_like_the_api(db, client, settings):
     settings.DEMO_PAGES = True
     w = factories.world()

@@ -14,9 +14,12 @@
   "use strict";
 
   const STYLE = `
-    :host { display: block; font-family: system-ui, sans-serif; }
-    .card { border: 2px solid #b3261e; border-radius: 10px; background: #fff; color: #1b1b1b;
-            padding: 1.25rem 1.5rem; box-shadow: 0 4px 18px rgba(0,0,0,.15); max-width: 44rem; }
+    :host { display: block; font-family: system-ui, sans-serif; max-width: 100%; }
+    /* A long address (a signed help link in text) wraps inside the card instead of widening
+       the host page. */
+    .card { box-sizing: border-box; overflow-wrap: anywhere; border: 2px solid #b3261e;
+            border-radius: 10px; background: #fff; color: #1b1b1b; padding: 1.25rem 1.5rem;
+            box-shadow: 0 4px 18px rgba(0,0,0,.15); max-width: 44rem; }
     h2 { margin: 0 0 .75rem; color: #b3261e; font-size: 1.35rem; }
     .body p { margin: .5rem 0; line-height: 1.5; }
     h3 { font-size: 1rem; margin: 1.25rem 0 .5rem; }
