@@ -5,12 +5,16 @@ HMAC(key_of_period, purpose || 0x00 || identifier). The key id (the period) is s
 each pseudonym so keys can rotate monthly and be destroyed at the end of retention, after which
 the old pseudonyms can no longer be linked to anyone. `purpose` separates namespaces (and
 organisations), so the same identifier in two contexts never yields the same pseudonym.
+
+Batch API: `pseudonymise_many` and `pseudonym_candidates_many` read the key ring once for a
+whole list (a bulk import of 100,000 references); they compute exactly what the single
+functions compute, through the same `_digest`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,25 +34,56 @@ class Pseudonym:
         return f"{self.key_id}:{self.value}"
 
 
-def _digest(key: bytes, *, purpose: str, identifier: str) -> str:
-    message = purpose.encode() + b"\x00" + identifier.encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+def _message(purpose: str, identifier: str) -> bytes:
+    return purpose.encode() + b"\x00" + identifier.encode()
+
+
+def _digest(key: bytes, message: bytes) -> str:
+    # hmac.digest is the one-shot C path: the same value as hmac.new(...).hexdigest(), ~3x faster.
+    return hmac.digest(key, message, "sha256").hex()
+
+
+def _current_key(at: datetime | None) -> tuple[str, bytes]:
+    # Development creates the period's key on first use; production raises MissingKeyError.
+    key_id = period_of(at or timezone.now())
+    return key_id, pseudonym_ring().get(key_id, create=True)
 
 
 def pseudonymise(identifier: str, *, purpose: str, at: datetime | None = None) -> Pseudonym:
     """Pseudonymise under the key of the period containing `at` (default: now)."""
-    key_id = period_of(at or timezone.now())
-    key = pseudonym_ring().get(key_id, create=True)
-    return Pseudonym(key_id=key_id, value=_digest(key, purpose=purpose, identifier=identifier))
+    key_id, key = _current_key(at)
+    return Pseudonym(key_id=key_id, value=_digest(key, _message(purpose, identifier)))
+
+
+def pseudonymise_many(identifiers: Sequence[str], *, purpose: str,
+                      at: datetime | None = None) -> list[Pseudonym]:
+    """`pseudonymise` for each identifier, in order, with one read of the key ring."""
+    key_id, key = _current_key(at)
+    return [Pseudonym(key_id, _digest(key, _message(purpose, identifier)))
+            for identifier in identifiers]
 
 
 def pseudonym_candidates(identifier: str, *, purpose: str) -> list[Pseudonym]:
     """The identifier's pseudonym under every key still held, newest first (for look-ups)."""
-    ring = pseudonym_ring().keys()
-    return [
-        Pseudonym(key_id=key_id, value=_digest(key, purpose=purpose, identifier=identifier))
-        for key_id, key in sorted(ring.items(), reverse=True)
-    ]
+    return pseudonym_candidates_many([identifier], purpose=purpose)[0]
 
 
-__all__ = ["MissingKeyError", "Pseudonym", "pseudonym_candidates", "pseudonymise"]
+def pseudonym_candidates_many(identifiers: Sequence[str], *, purpose: str,
+                              at: datetime | None = None) -> list[list[Pseudonym]]:
+    """`pseudonym_candidates` for each identifier, in order, with one read of the key ring.
+
+    With `at`, the key of the period containing it is made sure of first (created in
+    development, MissingKeyError in production), so every list holds the pseudonym that
+    `pseudonymise(identifier, at=at)` returns: an upsert finds old rows and re-keys them in one
+    pass.
+    """
+    if at is not None:
+        _current_key(at)
+    ring = sorted(pseudonym_ring().keys().items(), reverse=True)
+    messages = (_message(purpose, identifier) for identifier in identifiers)
+    return [[Pseudonym(key_id, _digest(key, message)) for key_id, key in ring]
+            for message in messages]
+
+
+__all__ = ["MissingKeyError", "Pseudonym", "pseudonym_candidates", "pseudonym_candidates_many",
+           "pseudonymise", "pseudonymise_many"]

@@ -254,35 +254,9 @@ def segment_audience(*, segment: Any, channel: str, now: datetime) -> QuerySet:
 
 def contacts_for(*, recipients: list[Any], channel: str) -> dict[int, str | None]:
     """Contact addresses for a batch of recipients (decrypted in memory only, never logged)."""
-    bulk = _owner("segments.selectors.contacts_for")
-    if bulk is not None:
-        return dict(bulk(recipients=recipients, channel=channel))
-    # segments.selectors.contact_for reads the key rings per call (~ms); at a thousand sends a
-    # second we unwrap with one KeySnapshot per batch, exactly as contact_for does.
-    return _contacts_from_envelope(recipients, channel)
+    from segments.selectors import contacts_for as segment_contacts_for
 
-
-def _contacts_from_envelope(recipients: list[Any], channel: str) -> dict[int, str | None]:
-    from core.crypto import DecryptionError
-    from segments.envelope import KeySnapshot, unseal
-    from segments.models import ContactPoint
-
-    points = {cp.recipient_id: cp for cp in ContactPoint.objects.filter(
-        recipient__in=[r.pk for r in recipients], channel=channel)}
-    snapshot = KeySnapshot.take()
-    found: dict[int, str | None] = {}
-    for recipient in recipients:
-        point = points.get(recipient.pk)
-        if point is None or not recipient.data_key_wrapped:
-            found[recipient.pk] = None
-            continue
-        try:
-            key = snapshot.unwrap(recipient.data_key_wrapped,
-                                  organisation_id=recipient.organisation_id)
-            found[recipient.pk] = unseal(point.value_sealed, data_key=key, channel=channel)
-        except DecryptionError:  # erased (crypto-shredded) or a destroyed key
-            found[recipient.pk] = None
-    return found
+    return segment_contacts_for(recipients=recipients, channel=channel)
 
 
 def suppressed_recipients(*, organisation_id: int, channel: str,

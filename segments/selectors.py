@@ -16,10 +16,17 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from core.crypto import DecryptionError
+from core.crypto import DecryptionError, blind_index
 from core.disclosure import DisclosedCell, DisclosurePolicy, disclose_count
+from core.envelope import data_key_unwrap, data_keys_unwrap, unseal
+from core.pseudonyms import pseudonym_candidates
 from organisations.models import Organisation
-from segments.envelope import KeySnapshot, contact_purpose, unseal
+from segments.envelope import (
+    contact_context,
+    contact_purpose,
+    data_key_context,
+    reference_purpose,
+)
 from segments.importing import contact_normalise
 from segments.models import (
     ContactPoint,
@@ -137,8 +144,8 @@ def recipient_get(*, organisation: Organisation, pk: Any) -> Recipient:
 
 def recipient_find(*, organisation: Organisation, reference: str) -> Recipient | None:
     """The recipient with this partner reference, under any pseudonym key still held."""
-    keys = KeySnapshot.take()
-    candidates = keys.candidates(reference.strip(), purpose=f"recipient:{organisation.pk}")
+    candidates = pseudonym_candidates(reference.strip(),
+                                      purpose=reference_purpose(organisation.pk))
     rows = {
         (r.reference_key_id, r.reference_pseudonym): r
         for r in recipient_list(organisation=organisation).filter(
@@ -158,13 +165,37 @@ def contact_for(*, recipient: Recipient, channel: str) -> str | None:
     point = recipient.contact_points.filter(channel=channel).first()
     if point is None or not recipient.data_key_wrapped:
         return None
-    keys = KeySnapshot.take()
     try:
-        data_key = keys.unwrap(recipient.data_key_wrapped,
-                               organisation_id=recipient.organisation_id)
-        return unseal(point.value_sealed, data_key=data_key, channel=channel)
+        data_key = data_key_unwrap(recipient.data_key_wrapped,
+                                   context=data_key_context(recipient.organisation_id))
+        return unseal(point.value_sealed, data_key=data_key, context=contact_context(channel))
     except DecryptionError:
         return None
+
+
+def contacts_for(*, recipients: list[Recipient], channel: str) -> dict[int, str | None]:
+    """`contact_for` for a batch of recipients: recipient id -> value, or None.
+
+    One query for the contact points and one key read per organisation, for the sender only.
+    """
+    points = dict(ContactPoint.objects.filter(recipient__in=[r.pk for r in recipients],
+                                              channel=channel)
+                  .values_list("recipient_id", "value_sealed"))
+    found: dict[int, str | None] = {recipient.pk: None for recipient in recipients}
+    context = contact_context(channel)
+    for organisation_id in {recipient.organisation_id for recipient in recipients}:
+        held = [r for r in recipients if r.organisation_id == organisation_id and r.pk in points]
+        keys = data_keys_unwrap([r.data_key_wrapped for r in held],
+                                context=data_key_context(organisation_id))
+        for recipient, data_key in zip(held, keys, strict=True):
+            if data_key is None:
+                continue  # erased (crypto-shredded) or its field key destroyed
+            try:
+                found[recipient.pk] = unseal(points[recipient.pk], data_key=data_key,
+                                             context=context)
+            except DecryptionError:
+                continue
+    return found
 
 
 def contact_masked(value: str, channel: str) -> str:
@@ -239,8 +270,7 @@ def contact_blind_index(*, organisation: Organisation, channel: str, value: str)
     normalised = contact_normalise(channel, value)
     if normalised is None:
         return None
-    return KeySnapshot.take().blind_index(normalised,
-                                          purpose=contact_purpose(channel, organisation.pk))
+    return blind_index(normalised, purpose=contact_purpose(channel, organisation.pk))
 
 
 def _get_or_404(queryset: QuerySet, pk: Any) -> Any:

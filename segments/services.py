@@ -17,18 +17,25 @@ from django.conf import settings
 from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 
-from core.crypto import NONCE_BYTES
+from core.crypto import NONCE_BYTES, DecryptionError, blind_index, blind_index_many
+from core.envelope import (
+    DESTROYED,
+    data_key_unwrap,
+    data_keys_create,
+    data_keys_unwrap,
+    data_keys_wrap,
+    seal_many,
+)
 from core.errors import Conflict, InvalidInput, PayloadTooLarge
+from core.keys import period_of, primary_field_key_id
+from core.pseudonyms import pseudonym_candidates_many, pseudonymise
 from organisations.models import Organisation
 from organisations.services import Actor, audit_record
 from segments.envelope import (
-    DATA_KEY_BYTES,
-    KeySnapshot,
+    contact_context,
     contact_purpose,
-    new_data_key,
+    data_key_context,
     reference_purpose,
-    seal,
-    seal_many,
 )
 from segments.importing import (
     EMAIL_PROBLEM,
@@ -222,11 +229,9 @@ def recipients_import(*, organisation: Organisation,
     attributes = attribute_specs(organisation)
     report = ImportReport()
     checked = list(_checked_rows(_numbered(rows), attributes=attributes, now=now, report=report))
-    keys = KeySnapshot.take(now=now)
     try:
         with transaction.atomic():
-            _write_batches(checked, organisation=organisation, keys=keys, now=now,
-                           report=report)
+            _write_batches(checked, organisation=organisation, now=now, report=report)
             audit_record(organisation=organisation, actor=actor, action="recipients.import",
                          target=organisation,
                          changes={"created": report.created, "updated": report.updated,
@@ -239,18 +244,17 @@ def recipients_import(*, organisation: Organisation,
     return report
 
 
-def _write_batches(rows: list[RecipientRow], *, organisation: Organisation, keys: KeySnapshot,
-                   now: datetime, report: ImportReport) -> None:
+def _write_batches(rows: list[RecipientRow], *, organisation: Organisation, now: datetime,
+                   report: ImportReport) -> None:
     connection = connections[router.db_for_write(Recipient)]
     if connection.vendor == "postgresql":
-        writer = _CopyImport(connection, organisation=organisation, keys=keys, now=now,
-                             report=report)
+        writer = _CopyImport(connection, organisation=organisation, now=now, report=report)
         for start in range(0, len(rows), COPY_IMPORT_BATCH_SIZE):
             writer.write(rows[start:start + COPY_IMPORT_BATCH_SIZE])
         return
     for start in range(0, len(rows), IMPORT_BATCH_SIZE):
         batch = rows[start:start + IMPORT_BATCH_SIZE]
-        _ImportBatch(organisation=organisation, keys=keys, now=now, report=report).write(batch)
+        _ImportBatch(organisation=organisation, now=now, report=report).write(batch)
 
 
 def recipients_import_file(*, organisation: Organisation, content: bytes, format: str,
@@ -273,8 +277,7 @@ def recipient_upsert(*, organisation: Organisation, data: Mapping[str, Any], act
             problems.setdefault(error.field, []).append(error.problem)
         raise InvalidInput(first.problem, field=first.field, errors=problems)
     reference = str(data.get("reference")).strip()
-    keys = KeySnapshot.take(now=now)
-    pseudonym = keys.pseudonym(reference, purpose=reference_purpose(organisation.pk))
+    pseudonym = pseudonymise(reference, purpose=reference_purpose(organisation.pk), at=now)
     recipient = Recipient.objects.get(organisation=organisation,
                                       reference_key_id=pseudonym.key_id,
                                       reference_pseudonym=pseudonym.value)
@@ -313,20 +316,21 @@ def _checked_rows(rows: Iterable[tuple[int, Mapping[str, Any]]], *,
 class _ImportBatch:
     """Writes one batch of checked rows with a handful of queries."""
 
-    def __init__(self, *, organisation: Organisation, keys: KeySnapshot, now: datetime,
+    def __init__(self, *, organisation: Organisation, now: datetime,
                  report: ImportReport) -> None:
         self.organisation = organisation
-        self.keys = keys
         self.now = now
         self.report = report
         self.purpose = reference_purpose(organisation.pk)
+        self.current_key = period_of(now)
+        self.wrap_context = data_key_context(organisation.pk)
         # Data keys of recipients created in this batch, so they need no unwrapping.
         self.fresh_keys: dict[int, bytes] = {}
 
     def write(self, rows: list[RecipientRow]) -> None:
-        self.candidates = {row.reference: self.keys.candidates(row.reference,
-                                                               purpose=self.purpose)
-                           for row in rows}
+        references = [row.reference for row in rows]
+        self.candidates = dict(zip(references, pseudonym_candidates_many(
+            references, purpose=self.purpose, at=self.now), strict=True))
         existing = self.existing(self.candidates)
         new_rows, updates = [], []
         for row in rows:
@@ -346,8 +350,7 @@ class _ImportBatch:
 
     def current(self, row: RecipientRow) -> Any:
         """The reference's pseudonym under the current key (one of its candidates)."""
-        return next(c for c in self.candidates[row.reference]
-                    if c.key_id == self.keys.pseudonym_key_id)
+        return next(c for c in self.candidates[row.reference] if c.key_id == self.current_key)
 
     def existing(self, candidates: dict[str, list]) -> dict[str, Recipient]:
         """Recipients already held for these references, under any key still held."""
@@ -364,17 +367,17 @@ class _ImportBatch:
         return result
 
     def create(self, rows: list[RecipientRow]) -> list[tuple[RecipientRow, Recipient]]:
-        pairs, data_keys = [], []
-        for row in rows:
+        pairs = []
+        data_keys = data_keys_create(len(rows))
+        wrapped = data_keys_wrap(data_keys, context=self.wrap_context)
+        for row, data_key_wrapped in zip(rows, wrapped, strict=True):
             pseudonym = self.current(row)
-            data_key = new_data_key()
             recipient = Recipient(
                 organisation=self.organisation, reference_key_id=pseudonym.key_id,
                 reference_pseudonym=pseudonym.value, created_at=self.now, updated_at=self.now,
-                data_key_wrapped=self.keys.wrap(data_key, organisation_id=self.organisation.pk))
+                data_key_wrapped=data_key_wrapped)
             _apply_profile(recipient, row)
             pairs.append((row, recipient))
-            data_keys.append(data_key)
         Recipient.objects.bulk_create([recipient for _, recipient in pairs])
         for (_, recipient), data_key in zip(pairs, data_keys, strict=True):
             self.fresh_keys[recipient.pk] = data_key
@@ -388,11 +391,13 @@ class _ImportBatch:
             recipient.reference_key_id = current.key_id
             recipient.reference_pseudonym = current.value
             recipient.updated_at = self.now
-            if not recipient.data_key_wrapped:
-                data_key = new_data_key()
-                recipient.data_key_wrapped = self.keys.wrap(
-                    data_key, organisation_id=self.organisation.pk)
-                self.fresh_keys[recipient.pk] = data_key
+        keyless = [recipient for _, recipient in pairs if recipient.data_key_wrapped == DESTROYED]
+        data_keys = data_keys_create(len(keyless))
+        wrapped = data_keys_wrap(data_keys, context=self.wrap_context)
+        for recipient, data_key, data_key_wrapped in zip(keyless, data_keys, wrapped,
+                                                         strict=True):
+            recipient.data_key_wrapped = data_key_wrapped
+            self.fresh_keys[recipient.pk] = data_key
         rows_update(Recipient, [recipient for _, recipient in pairs],
                     ["reference_key_id", "reference_pseudonym", *PROFILE_COLUMNS,
                      "data_key_wrapped", "updated_at"])
@@ -401,7 +406,7 @@ class _ImportBatch:
         known = self.fresh_keys.get(recipient.pk)
         if known is not None:
             return known
-        return self.keys.unwrap(recipient.data_key_wrapped, organisation_id=self.organisation.pk)
+        return data_key_unwrap(recipient.data_key_wrapped, context=self.wrap_context)
 
     def write_contacts(self, pairs: list[tuple[RecipientRow, Recipient]]) -> None:
         with_contacts = [(row, recipient) for row, recipient in pairs if row.contacts]
@@ -413,9 +418,13 @@ class _ImportBatch:
             for point in ContactPoint.objects.filter(recipient__in=older)
         } if older else {}
         to_create, to_update = [], []
+        indexes = iter(_contact_indexes([contact for row, _ in with_contacts
+                                         for contact in row.contacts],
+                                        organisation_id=self.organisation.pk))
         for row, recipient in with_contacts:
-            data_key = self.data_key(recipient)
-            for contact in row.contacts:
+            sealed = seal_many([(contact_context(contact.channel), contact.value)
+                                for contact in row.contacts], data_key=self.data_key(recipient))
+            for contact, token in zip(row.contacts, sealed, strict=True):
                 point = held.get((recipient.pk, contact.channel))
                 if point is None:
                     point = ContactPoint(recipient=recipient, channel=contact.channel,
@@ -423,16 +432,15 @@ class _ImportBatch:
                     to_create.append(point)
                 else:
                     to_update.append(point)
-                self.fill_contact(point, row, contact.value, data_key)
+                self.fill_contact(point, row, token, next(indexes))
         rows_insert(ContactPoint, to_create, ["recipient", "channel", "created_at",
                                               *CONTACT_COLUMNS])
         rows_update(ContactPoint, to_update, CONTACT_COLUMNS)
 
-    def fill_contact(self, point: ContactPoint, row: RecipientRow, value: str,
-                     data_key: bytes) -> None:
-        point.value_sealed = seal(value, data_key=data_key, channel=point.channel)
-        point.blind_index = self.keys.blind_index(
-            value, purpose=contact_purpose(point.channel, self.organisation.pk))
+    def fill_contact(self, point: ContactPoint, row: RecipientRow, sealed: str,
+                     index: str) -> None:
+        point.value_sealed = sealed
+        point.blind_index = index
         point.consent_basis = row.consent_basis
         point.consent_source = row.consent_source
         point.consented_at = row.consented_at or self.now
@@ -451,15 +459,15 @@ class _CopyImport:
     references) rolls everything back and surfaces as IntegrityError, like the ORM path.
     """
 
-    def __init__(self, connection: Any, *, organisation: Organisation, keys: KeySnapshot,
-                 now: datetime, report: ImportReport) -> None:
+    def __init__(self, connection: Any, *, organisation: Organisation, now: datetime,
+                 report: ImportReport) -> None:
         self.connection = connection
         self.organisation_id = organisation.pk
-        self.keys = keys
         self.now = now
         self.report = report
         self.purpose = reference_purpose(organisation.pk)
-        self.contact_purposes = {channel: contact_purpose(channel, organisation.pk)
+        self.wrap_context = data_key_context(organisation.pk)
+        self.contact_contexts = {channel: contact_context(channel)
                                  for channel in ContactChannel.values}
         quote = connection.ops.quote_name
         self.recipients = quote(Recipient._meta.db_table)
@@ -471,8 +479,9 @@ class _CopyImport:
                                               ("id", *CONTACT_COPY_COLUMNS))
 
     def write(self, rows: list[RecipientRow]) -> None:
-        current_key = self.keys.pseudonym_key_id
-        candidates = [self.keys.candidates(row.reference, purpose=self.purpose) for row in rows]
+        current_key = period_of(self.now)
+        candidates = pseudonym_candidates_many([row.reference for row in rows],
+                                               purpose=self.purpose, at=self.now)
         held = self.existing(candidates)
         new_rows, updates = [], []
         for row, options in zip(rows, candidates, strict=True):
@@ -517,16 +526,14 @@ class _CopyImport:
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
                        "FROM generate_series(1, %s)", [Recipient._meta.db_table, len(rows)])
         ids = [pk for (pk,) in cursor.fetchall()]
-        data_keys = _random_chunks(len(rows), DATA_KEY_BYTES)
-        nonces = _random_chunks(len(rows), NONCE_BYTES)
+        data_keys = data_keys_create(len(rows))
+        wrapped_keys = data_keys_wrap(data_keys, context=self.wrap_context)
         now, organisation_id, extra = self.now, self.organisation_id, self.recipient_extra
         contacts = []
         names = ", ".join([*RECIPIENT_COPY_COLUMNS, *extra])
         with cursor.copy(f"COPY {self.recipients} ({names}) FROM STDIN") as copy:
-            for pk, data_key, nonce, (row, current) in zip(ids, data_keys, nonces, rows,
-                                                            strict=True):
-                wrapped = self.keys.wrap(data_key, organisation_id=organisation_id,
-                                         nonce=nonce)
+            for pk, data_key, wrapped, (row, current) in zip(ids, data_keys, wrapped_keys, rows,
+                                                              strict=True):
                 copy.write_row((pk, organisation_id, current.key_id, current.value, row.stage,
                                 row.country, row.language, row.time_zone, row.age,
                                 json.dumps(row.attributes), row.status, now, now, wrapped,
@@ -538,18 +545,15 @@ class _CopyImport:
     def update(self, cursor: Any, rows: list[tuple[RecipientRow, Any, tuple]]) -> None:
         if not rows:
             return
-        now, organisation_id = self.now, self.organisation_id
+        now = self.now
         contacts = []
         names = ", ".join(RECIPIENT_UPDATE_COLUMNS)
+        keys = self.held_data_keys([wrapped for _, _, (_, _, wrapped) in rows])
         cursor.execute(f"CREATE TEMPORARY TABLE import_recipient ON COMMIT DROP AS "  # noqa: S608
                        f"SELECT id, {names} FROM {self.recipients} WITH NO DATA")
         with cursor.copy(f"COPY import_recipient (id, {names}) FROM STDIN") as copy:
-            for row, current, (pk, _status, wrapped) in rows:
-                if wrapped:
-                    data_key = self.keys.unwrap(wrapped, organisation_id=organisation_id)
-                else:
-                    data_key = new_data_key()
-                    wrapped = self.keys.wrap(data_key, organisation_id=organisation_id)
+            for (row, current, (pk, _status, _)), (data_key, wrapped) in zip(rows, keys,
+                                                                             strict=True):
                 # Re-keyed to the current period so that old pseudonym keys can be destroyed.
                 copy.write_row((pk, current.key_id, current.value, row.stage, row.country,
                                 row.language, row.time_zone, row.age,
@@ -573,25 +577,52 @@ class _CopyImport:
                        f"ON CONFLICT (recipient_id, channel) DO UPDATE SET {updated}")
         cursor.execute("DROP TABLE import_contact")
 
+    def held_data_keys(self, wrapped: list[str]) -> list[tuple[bytes, str]]:
+        """(data key, wrapped) for recipients already held; a new key where theirs is missing."""
+        opened = data_keys_unwrap(wrapped, context=self.wrap_context)
+        if any(key is None for key, held in zip(opened, wrapped, strict=True)
+               if held != DESTROYED):
+            raise DecryptionError("a recipient's data key cannot be unwrapped")
+        missing = [position for position, held in enumerate(wrapped) if held == DESTROYED]
+        fresh = data_keys_create(len(missing))
+        for position, key, fresh_wrapped in zip(
+                missing, fresh, data_keys_wrap(fresh, context=self.wrap_context), strict=True):
+            opened[position], wrapped[position] = key, fresh_wrapped
+        return list(zip(opened, wrapped, strict=True))  # type: ignore[arg-type]
+
     def copy_contacts(self, cursor: Any, contacts: list[tuple[int, bytes, RecipientRow]], *,
                       table: str) -> None:
         if not contacts:
             return
-        now, extra = self.now, self.contact_extra
+        now, extra, contexts = self.now, self.contact_extra, self.contact_contexts
         nonces = iter(_random_chunks(sum(len(row.contacts) for _, _, row in contacts),
                                      NONCE_BYTES))
+        indexes = iter(_contact_indexes([contact for _, _, row in contacts
+                                         for contact in row.contacts],
+                                        organisation_id=self.organisation_id))
         names = ", ".join([*CONTACT_COPY_COLUMNS, *extra])
         with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for pk, data_key, row in contacts:
-                pairs = [(contact.channel, contact.value) for contact in row.contacts]
+                pairs = [(contexts[contact.channel], contact.value) for contact in row.contacts]
                 sealed = seal_many(pairs, data_key=data_key,
                                    nonces=b"".join(next(nonces) for _ in pairs))
                 consented_at = row.consented_at or now
-                for (channel, value), token in zip(pairs, sealed, strict=True):
-                    index = self.keys.blind_index(value, purpose=self.contact_purposes[channel])
-                    copy.write_row((pk, channel, token, index, row.consent_basis,
-                                    row.consent_source, consented_at, row.verified, now, now,
-                                    *extra.values()))
+                for contact, token in zip(row.contacts, sealed, strict=True):
+                    copy.write_row((pk, contact.channel, token, next(indexes),
+                                    row.consent_basis, row.consent_source, consented_at,
+                                    row.verified, now, now, *extra.values()))
+
+
+def _contact_indexes(contacts: list[Any], *, organisation_id: int) -> list[str]:
+    """The blind index of each contact value, in order: one batch per channel."""
+    indexes: list[str] = [""] * len(contacts)
+    for channel in {contact.channel for contact in contacts}:
+        positions = [i for i, contact in enumerate(contacts) if contact.channel == channel]
+        values = blind_index_many([contacts[i].value for i in positions],
+                                  purpose=contact_purpose(channel, organisation_id))
+        for position, index in zip(positions, values, strict=True):
+            indexes[position] = index
+    return indexes
 
 
 RECIPIENT_COPY_COLUMNS = (
@@ -713,7 +744,7 @@ def recipient_erase(*, recipient: Recipient, actor: Actor,
     recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
     channels = list(recipient.contact_points.values_list("channel", flat=True))
     recipient.contact_points.all().delete()
-    recipient.data_key_wrapped = ""
+    recipient.data_key_wrapped = DESTROYED
     recipient.status = RecipientStatus.ERASED
     recipient.erased_at = now or timezone.now()
     recipient.age = None
@@ -766,8 +797,7 @@ def _suppression_index(*, organisation: Organisation, channel: str, value: str |
     if normalised is None:
         problem = EMAIL_PROBLEM if channel == ContactChannel.EMAIL else PHONE_PROBLEM
         raise InvalidInput(problem, field="value")
-    return KeySnapshot.take().blind_index(normalised,
-                                          purpose=contact_purpose(channel, organisation.pk))
+    return blind_index(normalised, purpose=contact_purpose(channel, organisation.pk))
 
 
 @transaction.atomic
@@ -814,21 +844,26 @@ def field_keys_rotate(*, batch_size: int = 1000) -> int:
     Only the 32-byte data keys are re-encrypted: contact ciphertexts stay as they are.
     Afterwards the old field key can be destroyed.
     """
-    keys = KeySnapshot.take()
-    prefix = f"enc1:{keys.field_key_id}:"
+    prefix = f"enc1:{primary_field_key_id()}:"
     rewrapped = 0
-    stale = (Recipient.objects.exclude(data_key_wrapped="")
+    stale = (Recipient.objects.exclude(data_key_wrapped=DESTROYED)
              .exclude(data_key_wrapped__startswith=prefix).order_by("pk"))
     while True:
         with transaction.atomic():
             batch = list(stale.select_for_update()[:batch_size])
-            for recipient in batch:
-                data_key = keys.unwrap(recipient.data_key_wrapped,
-                                       organisation_id=recipient.organisation_id)
-                recipient.data_key_wrapped = keys.wrap(
-                    data_key, organisation_id=recipient.organisation_id)
+            for organisation_id in {recipient.organisation_id for recipient in batch}:
+                _rewrap([r for r in batch if r.organisation_id == organisation_id],
+                        context=data_key_context(organisation_id))
             Recipient.objects.bulk_update(batch, ["data_key_wrapped"])
         rewrapped += len(batch)
         if len(batch) < batch_size:
             return rewrapped
 
+
+
+def _rewrap(recipients: list[Recipient], *, context: str) -> None:
+    # A key that no longer unwraps stops the rotation: its old field key must not be destroyed.
+    data_keys = [data_key_unwrap(r.data_key_wrapped, context=context) for r in recipients]
+    for recipient, wrapped in zip(recipients, data_keys_wrap(data_keys, context=context),
+                                  strict=True):
+        recipient.data_key_wrapped = wrapped

@@ -10,10 +10,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from core.crypto import blind_index, decrypt, encrypt
 from core.errors import InvalidInput
-from core.pseudonyms import pseudonym_candidates, pseudonymise
-from segments.envelope import KeySnapshot, data_key_context
+from core.pseudonyms import pseudonymise
 from segments.models import ContactPoint, Recipient, RecipientStatus, Suppression
 from segments.selectors import (
     contact_blind_index,
@@ -37,21 +35,6 @@ from tests.segments.factories import SYSTEM, recipient, segment
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
-
-
-def test_the_key_snapshot_computes_what_the_foundation_computes() -> None:
-    keys = KeySnapshot.take()
-    assert keys.pseudonym("P-1", purpose="recipient:1") == pseudonymise("P-1",
-                                                                         purpose="recipient:1")
-    assert keys.candidates("P-1", purpose="recipient:1") == pseudonym_candidates(
-        "P-1", purpose="recipient:1")
-    assert keys.blind_index(" Ann@Example.org", purpose="contact:email:1") == blind_index(
-        "ann@example.org", purpose="contact:email:1")
-    encoded_key = base64.urlsafe_b64encode(b"k" * 32).decode()
-    wrapped = keys.wrap(b"k" * 32, organisation_id=1)
-    assert decrypt(wrapped, context=data_key_context(1)) == encoded_key
-    foundation_token = encrypt(encoded_key, context=data_key_context(1))
-    assert keys.unwrap(foundation_token, organisation_id=1) == b"k" * 32
 
 
 def test_the_reference_is_stored_only_as_a_pseudonym(tenant) -> None:
@@ -81,7 +64,6 @@ def test_no_contact_detail_is_readable_in_the_database_or_the_logs(tenant, caplo
 
 
 def test_a_recipient_found_under_an_old_key_is_re_keyed_on_upsert(tenant, settings) -> None:
-    import base64
     import secrets
 
     from core import keys as key_module
@@ -198,7 +180,6 @@ def test_an_sms_stop_word_suppresses_the_sender(tenant) -> None:
 
 def test_rotating_field_keys_re_wraps_data_keys_and_contacts_stay_readable(
         tenant, settings, tmp_path) -> None:
-    import base64
     import secrets
 
     from core import keys as key_module

@@ -4,7 +4,12 @@ import pytest
 from django.test import override_settings
 
 from core.keys import MissingKeyError, pseudonym_ring
-from core.pseudonyms import pseudonym_candidates, pseudonymise
+from core.pseudonyms import (
+    pseudonym_candidates,
+    pseudonym_candidates_many,
+    pseudonymise,
+    pseudonymise_many,
+)
 
 NOVEMBER = datetime(2026, 11, 20, tzinfo=UTC)
 DECEMBER = datetime(2026, 12, 2, tzinfo=UTC)
@@ -51,3 +56,30 @@ def test_a_destroyed_key_makes_old_pseudonyms_unlinkable(key_dir):
 def test_production_never_invents_a_missing_key(key_dir):
     with override_settings(KEYS_AUTO_CREATE=False), pytest.raises(MissingKeyError):
         pseudonymise("x", purpose="session:1", at=NOVEMBER)
+
+
+def test_the_batch_forms_compute_what_the_single_functions_compute(key_dir):
+    pseudonymise("ref-1", purpose="recipient:1", at=NOVEMBER)  # a second key in the ring
+    identifiers = ["ref-1", "ref-2", ""]
+    assert pseudonymise_many(identifiers, purpose="recipient:1", at=DECEMBER) == [
+        pseudonymise(identifier, purpose="recipient:1", at=DECEMBER)
+        for identifier in identifiers]
+    assert pseudonym_candidates_many(identifiers, purpose="recipient:1") == [
+        pseudonym_candidates(identifier, purpose="recipient:1") for identifier in identifiers]
+
+
+def test_candidates_for_a_moment_include_the_pseudonym_of_its_period(key_dir):
+    [candidates] = pseudonym_candidates_many(["ref-3"], purpose="recipient:1", at=DECEMBER)
+    assert pseudonymise("ref-3", purpose="recipient:1", at=DECEMBER) in candidates
+    with override_settings(KEYS_AUTO_CREATE=False), pytest.raises(MissingKeyError):
+        pseudonym_candidates_many(["ref-3"], purpose="recipient:1",
+                                  at=datetime(2027, 1, 5, tzinfo=UTC))
+
+
+def test_the_digest_is_the_documented_hmac(key_dir):
+    import hashlib
+    import hmac
+
+    pseudonym = pseudonymise("ref-4", purpose="recipient:1", at=NOVEMBER)
+    key = pseudonym_ring().get("2026-11")
+    assert pseudonym.value == hmac.new(key, b"recipient:1\x00ref-4", hashlib.sha256).hexdigest()
