@@ -13,8 +13,9 @@ from django.conf import settings
 _DEFAULTS: dict[str, float] = {
     # Beat: how often `delivery.tick` fans out due steps, sweeps leases and starts send lanes.
     "DELIVERY_TICK_SECONDS": 2.0,
-    # A claimed batch belongs to its worker for this long; then the sweeper re-queues it.
-    "DELIVERY_LEASE_SECONDS": 60.0,
+    # A claimed row belongs to its worker for this long unless the live batch renews it (it
+    # does, halfway through its sending time); after a kill the sweeper re-queues it then.
+    "DELIVERY_LEASE_SECONDS": 20.0,
     # Stop sending from a batch this long before its lease ends (and hand the rest back).
     "DELIVERY_LEASE_MARGIN_SECONDS": 10.0,
     # Rows claimed at once: each batch pays a few queries, a render and a connection.

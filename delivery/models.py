@@ -146,6 +146,7 @@ class AttemptOutcome(models.TextChoices):
     RETRY = "retry", "Transient error, will retry"
     FAILED = "failed", "Permanent error"
     RELEASED = "released", "Handed back unsent (lease, pause, rate limit or window)"
+    LAPSED = "lapsed", "Lease ran out (worker stopped); may be re-transmitted"
 
 
 class DeliveryAttempt(models.Model):

@@ -48,6 +48,7 @@ from delivery.services import (
     campaign_error_check,
     deliveries_record,
     deliveries_release,
+    deliveries_renew,
 )
 from segments.models import Segment
 
@@ -124,7 +125,8 @@ def load_claimed(*, ids: list[UUID], worker_id: str) -> list[Delivery]:
 class _Batch:
     def __init__(self, *, worker_id: str, lease_deadline: float) -> None:
         self.worker_id = worker_id
-        self.lease_deadline = lease_deadline - setting("DELIVERY_LEASE_MARGIN_SECONDS")
+        self.lease_deadline = self.renew_at = 0.0
+        self.lease_until(lease_deadline)
         self.report = BatchReport()
         self.pending: set[UUID] = set()
         self.renders: dict[tuple, Any] = {}
@@ -326,9 +328,31 @@ class _Batch:
                                                    next_attempt_at=next_attempt_at)
         self.pending -= set(ids)
 
+    def lease_until(self, lease_end: float) -> None:
+        """Sends stop DELIVERY_LEASE_MARGIN_SECONDS (more than any network timeout) before the
+        lease ends; the lease is renewed once half of the sending time is used."""
+        self.lease_deadline = lease_end - setting("DELIVERY_LEASE_MARGIN_SECONDS")
+        self.renew_at = self.lease_deadline - max(
+            (setting("DELIVERY_LEASE_SECONDS") - setting("DELIVERY_LEASE_MARGIN_SECONDS")) / 2, 0)
+
+    def keep_lease(self) -> bool:
+        """Renew the lease of every row this batch still holds (waiting or in flight)."""
+        if time.monotonic() < self.renew_at:
+            return True
+        held = set(self.pending)
+        if self.in_flight is not None:
+            held |= {row.pk for row, _ in self.in_flight.ready}
+        started = time.monotonic()
+        renewed = deliveries_renew(ids=held, worker_id=self.worker_id, now=timezone.now())
+        if renewed < len(held):  # clocks or a stall let the sweeper take some: stop here
+            logger.warning("lease lost on %s rows of a batch", len(held) - renewed)
+            return False
+        self.lease_until(started + setting("DELIVERY_LEASE_SECONDS"))
+        return True
+
     def may_continue(self, campaign_id: int) -> bool:
         """Lease left, and the campaign still running (checked at most once a second)."""
-        if time.monotonic() > self.lease_deadline:
+        if not self.keep_lease() or time.monotonic() > self.lease_deadline:
             return False
         checked = self.active_checked.get(campaign_id, 0.0)
         if time.monotonic() - checked < 1.0:

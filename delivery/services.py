@@ -17,7 +17,7 @@ from uuid import UUID
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
 from campaigns.models import Campaign
@@ -36,7 +36,7 @@ from delivery.models import (
 logger = logging.getLogger(__name__)
 
 __all__ = ["FanOutResult", "Outcome", "Result", "deliveries_claim", "deliveries_record",
-           "deliveries_release", "deliveries_sweep", "delivery_status_update",
+           "deliveries_release", "deliveries_renew", "deliveries_sweep", "delivery_status_update",
            "schedule_fan_out", "schedules_due"]
 
 
@@ -89,13 +89,42 @@ def deliveries_release(*, ids: Iterable[UUID], worker_id: str,
                                    claimed_by=worker_id).update(**values)
 
 
+def deliveries_renew(*, ids: Iterable[UUID], worker_id: str, now: datetime) -> int:
+    """Extend the lease of rows a live batch still holds. Leases are short (what a killed
+    worker's rows wait out); a live batch renews them, so only a dead one lets them lapse."""
+    lease = now + timedelta(seconds=setting("DELIVERY_LEASE_SECONDS"))
+    return Delivery.objects.filter(pk__in=list(ids), state=DeliveryState.SENDING,
+                                   claimed_by=worker_id).update(lease_expires_at=lease)
+
+
+LEASE_LAPSED_REASON = ("lease ran out: the worker stopped before recording; if the message had "
+                       "reached the provider it is sent again with the same Message-ID / "
+                       "idempotency key")
+
+
+@transaction.atomic
 def deliveries_sweep(*, now: datetime | None = None) -> int:
-    """Re-queue deliveries whose worker died or lost its broker message (lease expired)."""
-    count = Delivery.objects.filter(
-        state=DeliveryState.SENDING, lease_expires_at__lt=now or timezone.now(),
-    ).update(state=DeliveryState.QUEUED, claimed_by="", lease_expires_at=None)
-    if count:
-        logger.warning("re-queued %s deliveries with expired leases", count)
+    """Re-queue deliveries whose worker died or lost its broker message (lease expired).
+
+    Each re-queued row counts an attempt and gets an attempt row, so an operator sees that it
+    may be transmitted twice (a re-transmission carries the same Message-ID / idempotency key).
+    """
+    now = now or timezone.now()
+    expired = Delivery.objects.filter(state=DeliveryState.SENDING, lease_expires_at__lt=now)
+    if connection.features.has_select_for_update_skip_locked:
+        expired = expired.select_for_update(skip_locked=True)
+    lapsed = dict(expired.values_list("id", "attempts"))
+    if not lapsed:
+        return 0
+    count = Delivery.objects.filter(pk__in=list(lapsed), state=DeliveryState.SENDING,
+                                    lease_expires_at__lt=now).update(
+        state=DeliveryState.QUEUED, claimed_by="", lease_expires_at=None,
+        attempts=F("attempts") + 1)
+    DeliveryAttempt.objects.bulk_create(
+        DeliveryAttempt(delivery_id=pk, number=attempts + 1, outcome=AttemptOutcome.LAPSED,
+                        reason=LEASE_LAPSED_REASON, at=now)
+        for pk, attempts in lapsed.items())
+    logger.warning("re-queued %s deliveries with expired leases", count)
     return count
 
 

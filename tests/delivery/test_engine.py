@@ -340,3 +340,74 @@ def test_a_chunk_in_flight_is_still_recorded_when_the_next_check_fails(tenant, s
     monkeypatch.setattr(ratelimit, "acquire", real_acquire)
     assert send_until_idle().sent == 4
     assert len(smtp_sink.recorder.accepted) == 12 and states(built.campaign) == {"sent": 12}
+
+
+def test_the_sweeper_counts_a_lapsed_lease_as_an_attempt_an_operator_can_see(tenant):
+    recipients(tenant.organisation, 3)
+    built = sending_campaign(tenant.organisation)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    now = timezone.now()
+    claimed = deliveries_claim(limit=3, worker_id="killed-worker", now=now)
+    assert deliveries_sweep(now=now + timedelta(hours=1)) == 3
+    rows = Delivery.objects.filter(pk__in=claimed)
+    assert set(rows.values_list("state", "attempts")) == {("queued", 1)}
+    lapsed = DeliveryAttempt.objects.filter(delivery__in=claimed)
+    assert set(lapsed.values_list("number", "outcome")) == {(1, "lapsed")}
+    assert "same Message-ID" in lapsed.first().reason
+
+
+def test_a_claimed_row_holds_a_short_lease_that_a_live_batch_renews(tenant, smtp_sink,
+                                                                   settings, monkeypatch):
+    """A killed worker's rows come back after one short lease, not a long one; a live batch
+    that sends for longer than half its sending time renews its rows and finishes them all."""
+    from delivery import ratelimit
+
+    settings.DELIVERY_LEASE_SECONDS = 4
+    settings.DELIVERY_LEASE_MARGIN_SECONDS = 1
+    settings.DELIVERY_FLUSH_SIZE = 2
+    recipients(tenant.organisation, 8)
+    built = sending_campaign(tenant.organisation)
+    smtp_config(tenant.organisation, smtp_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    before = timezone.now()
+    leases: list = []
+    real_acquire = ratelimit.acquire
+
+    def slow_acquire(*args, **kwargs):  # type: ignore[no-untyped-def]
+        leases.append(max(Delivery.objects.filter(state="sending")
+                          .values_list("lease_expires_at", flat=True)))
+        real_acquire(*args, **kwargs)
+        return 0.9  # the channel makes each chunk wait: the batch outlives half its lease
+
+    monkeypatch.setattr(ratelimit, "acquire", slow_acquire)
+    report = send_until_idle(batch=8)
+    assert report.sent == 8 and report.released == 0
+    assert states(built.campaign) == {"sent": 8}
+    assert leases[0] <= before + timedelta(seconds=5)  # claimed with the short lease
+    assert leases[-1] > leases[0]  # and renewed while the batch was alive
+    assert not DeliveryAttempt.objects.exists()
+
+
+def test_a_batch_whose_rows_were_taken_over_stops_at_the_next_renewal(tenant, smtp_sink,
+                                                                     settings, monkeypatch):
+    from delivery import ratelimit
+
+    settings.DELIVERY_LEASE_SECONDS = 4
+    settings.DELIVERY_LEASE_MARGIN_SECONDS = 1
+    settings.DELIVERY_FLUSH_SIZE = 2
+    recipients(tenant.organisation, 6)
+    built = sending_campaign(tenant.organisation)
+    smtp_config(tenant.organisation, smtp_sink)
+    schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
+    real_acquire = ratelimit.acquire
+
+    def acquire_then_lose_a_row(*args, **kwargs):  # type: ignore[no-untyped-def]
+        real_acquire(*args, **kwargs)
+        waiting = Delivery.objects.filter(state="sending").order_by("pk").last()
+        Delivery.objects.filter(pk=waiting.pk).update(claimed_by="another-worker")
+        return 1.6  # past the renewal point at the next chunk
+
+    monkeypatch.setattr(ratelimit, "acquire", acquire_then_lose_a_row)
+    send_until_idle(max_batches=1, batch=6)
+    assert Delivery.objects.filter(claimed_by="another-worker", state="sending").exists()
+    assert len(smtp_sink.recorder.accepted) < 6  # it stopped instead of sending their rows
