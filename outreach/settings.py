@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "delivery",
     "interventions",
     "evaluation",
+    "channels",
+    "helpline",
 ]
 
 MIDDLEWARE = [
@@ -254,6 +256,28 @@ HELP_RESOURCE_STALE_AFTER_DAYS = int(_env("HELP_RESOURCE_STALE_AFTER_DAYS", "365
 SHARED_DATA_DIR = Path(_env("OUTREACH_SHARED_DATA_DIR", str(BASE_DIR.parent / "shared" / "data"))
                        or "")
 PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# --- Helpline (real-time chat) ---------------------------------------------------------------
+# channels-redis wherever Redis is configured (production, CI), in memory otherwise (make demo:
+# one ASGI process). Only ids and sequence numbers travel through it, and they are encrypted
+# with the symmetric keys below (newest first; older ones still decrypt during a rotation).
+CHANNEL_LAYER_URL = _env("CHANNEL_LAYER_URL", REDIS_URL)
+CHANNEL_LAYER_KEYS = _csv("CHANNEL_LAYER_KEYS") or [SECRET_KEY]
+if CHANNEL_LAYER_URL:
+    CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [CHANNEL_LAYER_URL], "prefix": _env("CHANNEL_LAYER_PREFIX", "asgi"),
+                   "symmetric_encryption_keys": CHANNEL_LAYER_KEYS, "expiry": 60,
+                   "capacity": 500}}}
+elif PRODUCTION:
+    raise ImproperlyConfigured("CHANNEL_LAYER_URL or REDIS_URL must be set in production")
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+HELPLINE_STARTS_PER_SOURCE_PER_HOUR = int(_env("HELPLINE_STARTS_PER_SOURCE_PER_HOUR", "6") or 6)
+HELPLINE_RESUMES_PER_SOURCE_PER_HOUR = int(_env("HELPLINE_RESUMES_PER_SOURCE_PER_HOUR", "10")
+                                           or 10)
+HELPLINE_MESSAGES_PER_WINDOW = int(_env("HELPLINE_MESSAGES_PER_WINDOW", "20") or 20)
+HELPLINE_MESSAGE_WINDOW_SECONDS = int(_env("HELPLINE_MESSAGE_WINDOW_SECONDS", "10") or 10)
 
 # --- Email -----------------------------------------------------------------------------------
 EMAIL_HOST = _env("EMAIL_HOST", "127.0.0.1")

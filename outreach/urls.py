@@ -30,4 +30,5 @@ urlpatterns = [
     # Public, unauthenticated pages (signed links, opt-out, demo partner page) per app.
     path("", include("segments.urls")),
     path("", include("interventions.urls")),
+    path("", include("helpline.urls")),
 ]

@@ -1,0 +1,169 @@
+"""Reads for the helpline, scoped to the caller: a counsellor's helplines, or a person's token.
+
+Another organisation's conversation, an unknown token and a tampered or expired resume code all
+answer None (a 404): nobody learns whether a conversation exists.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.utils import timezone
+
+from core.crypto import DecryptionError
+from helpline import capacity as cap
+from helpline import sealing
+from helpline.models import (
+    Conversation,
+    ConversationState,
+    Counsellor,
+    CounsellorRole,
+    Helpline,
+    Message,
+    Presence,
+    SafeguardingFlag,
+)
+
+LIVE = (ConversationState.WAITING, ConversationState.ACTIVE)
+
+
+def helpline_by_slug(slug: str) -> Helpline | None:
+    return Helpline.objects.select_related("resource", "organisation").filter(slug=slug).first()
+
+
+def conversation_for_token(token: str) -> Conversation | None:
+    """The person's own conversation, or None (unknown, tampered or purged token)."""
+    if not isinstance(token, str) or not sealing.token_looks_valid(token):
+        return None
+    return (Conversation.objects.select_related("helpline", "counsellor")
+            .filter(token_hash=sealing.token_hash(token), purged_at__isnull=True).first())
+
+
+def conversation_for_resume_code(code: str, *, at: datetime | None = None) -> Conversation | None:
+    if not isinstance(code, str) or not 10 <= len(code) <= 120:
+        return None
+    return (Conversation.objects.select_related("helpline")
+            .filter(resume_hash=sealing.resume_hash(code), purged_at__isnull=True,
+                    resume_expires_at__gt=at or timezone.now()).first())
+
+
+# --- staff -------------------------------------------------------------------------------------
+
+def counsellor_for(*, user: object, helpline: Helpline | None = None) -> Counsellor | None:
+    """The user's counsellor record (on `helpline`, or their first helpline)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    rows = Counsellor.objects.select_related("helpline", "helpline__organisation",
+                                             "helpline__resource").filter(user=user)
+    if helpline is not None:
+        rows = rows.filter(helpline=helpline)
+    return rows.order_by("helpline_id").first()
+
+
+def counsellors_on(helpline: Helpline) -> QuerySet[Counsellor]:
+    return Counsellor.objects.filter(helpline=helpline).order_by("display_name")
+
+
+def staff_conversation(*, counsellor: Counsellor, conversation_id: object) -> Conversation | None:
+    """A conversation of the counsellor's own helpline; a counsellor (not a supervisor) reads
+    only the queue and their own chats."""
+    try:
+        rows = Conversation.objects.select_related("helpline", "counsellor").filter(
+            pk=conversation_id, helpline_id=counsellor.helpline_id, purged_at__isnull=True)
+        conversation = rows.first()
+    except (ValueError, TypeError, ValidationError):  # a malformed id is simply not found
+        return None
+    if conversation is None:
+        return None
+    if counsellor.role == CounsellorRole.COUNSELLOR and conversation.state != \
+            ConversationState.WAITING and conversation.counsellor_id != counsellor.pk:
+        return None
+    return conversation
+
+
+def queue(helpline: Helpline) -> list[Conversation]:
+    return list(Conversation.objects.filter(helpline=helpline, state=ConversationState.WAITING)
+                .order_by("created_at"))
+
+
+def live_conversations(helpline: Helpline) -> list[Conversation]:
+    return list(Conversation.objects.select_related("counsellor")
+                .filter(helpline=helpline, state=ConversationState.ACTIVE)
+                .order_by("answered_at"))
+
+
+def my_conversations(counsellor: Counsellor) -> list[Conversation]:
+    return list(Conversation.objects.filter(counsellor=counsellor, state=ConversationState.ACTIVE)
+                .order_by("answered_at"))
+
+
+def open_flags(helpline: Helpline) -> list[SafeguardingFlag]:
+    return list(SafeguardingFlag.objects.select_related("raised_by")
+                .filter(helpline=helpline, acknowledged_at__isnull=True).order_by("raised_at"))
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+def messages_after(conversation: Conversation, *, after: int = 0,
+                   limit: int = 500) -> list[dict]:
+    """Messages with a sequence number above `after`, opened with the conversation's key."""
+    rows = list(Message.objects.filter(conversation=conversation, sequence__gt=after)
+                .select_related("counsellor").order_by("sequence")[:limit])
+    if not rows:
+        return []
+    try:
+        key = sealing.data_key_open(conversation.data_key,
+                                    organisation_id=conversation.organisation_id)
+    except DecryptionError:
+        return []
+    return [_message_dict(row, key) for row in rows]
+
+
+def _message_dict(row: Message, key: bytes) -> dict:
+    try:
+        text = sealing.open_body(row.body, key=key, field="message")
+    except DecryptionError:
+        text = ""
+    name = row.counsellor.display_name if row.counsellor else ""
+    return {"sequence": row.sequence, "sender": row.sender, "name": name, "text": text,
+            "at": row.created_at.isoformat()}
+
+
+# --- capacity ----------------------------------------------------------------------------------
+
+def helpline_capacity(helpline: Helpline, *, at: datetime | None = None) -> cap.Capacity:
+    at = at or timezone.now()
+    online = Counsellor.objects.filter(
+        helpline=helpline, presence=Presence.ONLINE,
+        last_seen_at__gte=at - timedelta(seconds=cap.PRESENCE_SECONDS)).count()
+    counts = Conversation.objects.filter(helpline=helpline, state__in=LIVE).aggregate(
+        active=Count("pk", filter=Q(state=ConversationState.ACTIVE)),
+        waiting=Count("pk", filter=Q(state=ConversationState.WAITING)))
+    return cap.Capacity(open_now=helpline.resource.is_open(at), online=online,
+                        chats_each=helpline.chats_per_counsellor, active=counts["active"],
+                        waiting=counts["waiting"], queue_limit=helpline.queue_limit,
+                        mean_chat_minutes=mean_chat_minutes(helpline, at=at))
+
+
+def mean_chat_minutes(helpline: Helpline, *, at: datetime) -> float:
+    durations = (Conversation.objects
+                 .filter(helpline=helpline, answered_at__isnull=False, ended_at__isnull=False,
+                         ended_at__gte=at - timedelta(days=14))
+                 .annotate(length=ExpressionWrapper(F("ended_at") - F("answered_at"),
+                                                    output_field=DurationField()))
+                 .values_list("length", flat=True)[:500])
+    values = [d.total_seconds() / 60 for d in durations if d is not None]
+    if len(values) < cap.MIN_DURATIONS_FOR_MEAN:
+        return cap.DEFAULT_CHAT_MINUTES
+    return max(1.0, sum(values) / len(values))
+
+
+def queue_position(conversation: Conversation) -> int:
+    """1 = next to be answered; 0 when not waiting."""
+    if conversation.state != ConversationState.WAITING:
+        return 0
+    return Conversation.objects.filter(
+        helpline_id=conversation.helpline_id, state=ConversationState.WAITING,
+        created_at__lte=conversation.created_at).count()

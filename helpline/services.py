@@ -1,0 +1,480 @@
+"""Writes for the helpline: each one transaction with its audit row; notifications on commit.
+
+The database is the truth: a message is committed before anyone is told about it, and the
+channel layer (helpline.notify) only says "conversation X changed, read from sequence n".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from core.crypto import DecryptionError
+from core.errors import Conflict, DomainError, Forbidden, InvalidInput, PayloadTooLarge
+from core.vocabulary import OutcomeKind
+from evaluation.models import Exposure, Outcome
+from helpline import notify, sealing
+from helpline.models import (
+    CallerType,
+    Concern,
+    ContactRecord,
+    Conversation,
+    ConversationState,
+    Counsellor,
+    CounsellorRole,
+    HeardVia,
+    Helpline,
+    Message,
+    Offered,
+    Presence,
+    SafeguardingCategory,
+    SafeguardingFlag,
+    Sender,
+)
+from helpline.selectors import helpline_capacity
+from interventions.links import BadLink, via_target
+from organisations.models import Organisation
+from organisations.selectors import programmes_visible_to
+from organisations.services import Actor, audit_record
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4000
+MAX_NOTE_CHARS = 4000
+RESUME_VALID_DAYS = 7
+ABANDON_AFTER_SECONDS = 120  # a waiting page that stopped polling/heartbeating has gone
+
+
+class HelplineUnavailable(DomainError):
+    """Closed, nobody on shift, or the queue is full: answered plainly, with other help."""
+
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class Started:
+    conversation: Conversation
+    token: str
+    resume_code: str
+
+
+@dataclass(frozen=True)
+class Attribution:
+    campaign: Campaign | None
+    exposure: Exposure | None
+    referral_code: str
+
+
+# --- attribution -------------------------------------------------------------------------------
+
+def attribution_for(*, helpline: Helpline, via: str = "", referral_code: str = "") -> Attribution:
+    """The campaign a person came from: a signed `via` reference naming this helpline's own
+    directory entry, else a referral code of a campaign the helpline works with. A bad
+    reference is treated as none at all (never an error)."""
+    exposure = _exposure_from_via(helpline, via) if via else None
+    if exposure is not None:
+        return Attribution(campaign=exposure.campaign, exposure=exposure,
+                           referral_code=exposure.campaign.referral_code)
+    code = (referral_code or "").strip().upper()[:32]
+    campaign = (Campaign.objects.filter(
+        referral_code=code, organisation_id__in=programmes_visible_to(helpline.organisation))
+        .first() if code else None)
+    return Attribution(campaign=campaign, exposure=None, referral_code=code if campaign else "")
+
+
+def _exposure_from_via(helpline: Helpline, via: str) -> Exposure | None:
+    try:
+        target = via_target(via)
+    except BadLink:
+        return None
+    if target.resource_id != helpline.resource_id:
+        return None
+    return (Exposure.objects.select_related("campaign").filter(pk=target.exposure_id)
+            .first())
+
+
+def _outcome_record(*, conversation: Conversation, attribution: Attribution,
+                    at: datetime) -> None:
+    """The helpline_contact outcome, attributed to the exposure or the referral code."""
+    campaign = attribution.campaign
+    if campaign is None:
+        return
+    Outcome.objects.bulk_create([Outcome(
+        organisation_id=campaign.organisation_id, reported_by=conversation.organisation,
+        exposure=attribution.exposure, campaign=campaign, kind=OutcomeKind.HELPLINE_CONTACT,
+        idempotency_key=f"helpline:{conversation.pk}", occurred_at=at, recorded_at=at)],
+        ignore_conflicts=True)
+
+
+# --- the person --------------------------------------------------------------------------------
+
+def _choice(value: str, choices: type, field: str, default: str) -> str:
+    value = (value or default).strip()
+    if value not in choices.values:  # type: ignore[attr-defined]
+        raise InvalidInput(f"Use one of: {', '.join(choices.values)}.",  # type: ignore[attr-defined]
+                           field=field)
+    return value
+
+
+def conversation_start(*, helpline: Helpline, caller_type: str = "", heard_via: str = "",
+                       via: str = "", referral_code: str = "",
+                       at: datetime | None = None) -> Started:
+    at = at or timezone.now()
+    caller_type = _choice(caller_type, CallerType, "caller_type", CallerType.NOT_SAID)
+    heard_via = _choice(heard_via, HeardVia, "heard_via", HeardVia.NOT_SAID)
+    attribution = attribution_for(helpline=helpline, via=via, referral_code=referral_code)
+    if attribution.exposure is not None:
+        heard_via = HeardVia.SIGNED_LINK
+    with transaction.atomic():
+        Helpline.objects.select_for_update().filter(pk=helpline.pk).first()  # one start at a time
+        status = helpline_capacity(helpline, at=at)
+        if not status.accepting:
+            raise HelplineUnavailable("The chat is not available right now.", reason=status.reason)
+        token, code = sealing.conversation_token(), sealing.resume_code()
+        _, wrapped = sealing.data_key_new(organisation_id=helpline.organisation_id)
+        conversation = Conversation.objects.create(
+            helpline=helpline, organisation=helpline.organisation,
+            token_hash=sealing.token_hash(token), resume_hash=sealing.resume_hash(code),
+            resume_expires_at=at + timedelta(days=min(RESUME_VALID_DAYS, helpline.retention_days)),
+            caller_type=caller_type, heard_via=heard_via, campaign=attribution.campaign,
+            referral_code=attribution.referral_code,
+            country=(attribution.exposure.country if attribution.exposure else "")[:2],
+            data_key=wrapped, created_at=at, person_seen_at=at)
+        _outcome_record(conversation=conversation, attribution=attribution, at=at)
+        audit_record(organisation=helpline.organisation, actor=Actor.system(),
+                     action="helpline.conversation_started", target=conversation,
+                     changes={"caller_type": caller_type, "heard_via": heard_via,
+                              "campaign": attribution.campaign.pk if attribution.campaign
+                              else None})
+        notify.queue_changed(helpline.pk)
+    return Started(conversation=conversation, token=token, resume_code=code)
+
+
+def conversation_resume(*, conversation: Conversation, at: datetime | None = None) -> str:
+    """A fresh token for a conversation reopened by its resume code (the old token dies)."""
+    token = sealing.conversation_token()
+    Conversation.objects.filter(pk=conversation.pk).update(
+        token_hash=sealing.token_hash(token), person_seen_at=at or timezone.now())
+    return token
+
+
+def person_seen(*, conversation: Conversation, at: datetime | None = None) -> None:
+    Conversation.objects.filter(pk=conversation.pk).update(person_seen_at=at or timezone.now())
+
+
+def person_leave(*, conversation: Conversation, at: datetime | None = None) -> Conversation:
+    """The person closed the chat (or quick-exited): waiting → abandoned, active → ended."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        row = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if row.state == ConversationState.WAITING:
+            _set_state(row, ConversationState.ABANDONED, at, action="helpline.abandoned")
+        elif row.state == ConversationState.ACTIVE:
+            _system_message(row, "The person has left the chat.", at=at)
+            _set_state(row, ConversationState.ENDED, at, action="helpline.person_left")
+    return row
+
+
+def _set_state(row: Conversation, state: str, at: datetime, *, action: str,
+               actor: Actor | None = None) -> None:
+    row.state = state
+    row.ended_at = at
+    row.save(update_fields=["state", "ended_at"])
+    audit_record(organisation=row.organisation, actor=actor or Actor.system(), action=action,
+                 target=row, changes={"state": state})
+    notify.conversation_changed(row.pk, row.next_sequence - 1)
+    notify.queue_changed(row.helpline_id)
+
+
+def abandon_stale_waiting(*, at: datetime | None = None) -> int:
+    """People whose waiting page went quiet (no heartbeat) left the queue: abandoned."""
+    at = at or timezone.now()
+    stale = Conversation.objects.filter(
+        state=ConversationState.WAITING,
+        person_seen_at__lt=at - timedelta(seconds=ABANDON_AFTER_SECONDS))
+    count = 0
+    for conversation in stale.only("pk")[:500]:
+        person_leave(conversation=conversation, at=at)
+        count += 1
+    return count
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+def message_post(*, conversation: Conversation, text: object, sender: str,
+                 counsellor: Counsellor | None = None, at: datetime | None = None) -> dict:
+    """Commit one message (sealed, next sequence number) and notify both sides."""
+    text = _message_text(text)
+    at = at or timezone.now()
+    with transaction.atomic():
+        row = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if sender == Sender.PERSON and row.state not in (ConversationState.WAITING,
+                                                         ConversationState.ACTIVE):
+            raise Conflict("This conversation has ended.", field="state")
+        if sender == Sender.COUNSELLOR and (row.state != ConversationState.ACTIVE
+                                            or row.counsellor_id != getattr(counsellor, "pk", 0)):
+            raise Forbidden("Only the counsellor in this conversation can write.")
+        message = _append(row, text, sender=sender, counsellor=counsellor, at=at)
+    return {"sequence": message.sequence}
+
+
+def _message_text(text: object) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("Write a message.", field="text")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise PayloadTooLarge(
+            f"Messages can be at most {MAX_MESSAGE_CHARS} characters; this one has "
+            f"{len(text)}. Please split it.", field="text")
+    return text
+
+
+def _append(row: Conversation, text: str, *, sender: str, counsellor: Counsellor | None,
+            at: datetime) -> Message:
+    """Caller holds the conversation row lock: sequence numbers are gapless and ordered."""
+    key = sealing.data_key_open(row.data_key, organisation_id=row.organisation_id)
+    message = Message.objects.create(
+        conversation=row, sequence=row.next_sequence, sender=sender, counsellor=counsellor,
+        body=sealing.seal_body(text, key=key, field="message"), created_at=at)
+    row.next_sequence += 1
+    fields = ["next_sequence"]
+    if sender == Sender.PERSON:
+        row.person_seen_at = at
+        fields.append("person_seen_at")
+    row.save(update_fields=fields)
+    notify.conversation_changed(row.pk, message.sequence)
+    return message
+
+
+def _system_message(row: Conversation, text: str, *, at: datetime) -> None:
+    with contextlib.suppress(DecryptionError):  # a purged conversation takes no more
+        _append(row, text, sender=Sender.SYSTEM, counsellor=None, at=at)
+
+
+# --- counsellors -------------------------------------------------------------------------------
+
+def counsellor_add(*, helpline: Helpline, user: object, display_name: str, actor: Actor,
+                   role: str = CounsellorRole.COUNSELLOR) -> Counsellor:
+    with transaction.atomic():
+        counsellor = Counsellor.objects.create(helpline=helpline, user=user, role=role,
+                                               display_name=display_name[:60])
+        audit_record(organisation=helpline.organisation, actor=actor,
+                     action="helpline.counsellor_added", target=counsellor,
+                     changes={"role": role})
+    return counsellor
+
+
+def counsellor_presence_set(*, counsellor: Counsellor, presence: str,
+                            at: datetime | None = None) -> Counsellor:
+    presence = _choice(presence, Presence, "presence", Presence.OFFLINE)
+    at = at or timezone.now()
+    with transaction.atomic():
+        changed = counsellor.presence != presence
+        counsellor.presence, counsellor.last_seen_at = presence, at
+        counsellor.save(update_fields=["presence", "last_seen_at"])
+        if changed:
+            audit_record(organisation=counsellor.helpline.organisation,
+                         actor=Actor(user=counsellor.user), action=f"helpline.{presence}",
+                         target=counsellor)
+    notify.queue_changed(counsellor.helpline_id)
+    return counsellor
+
+
+def counsellor_heartbeat(*, counsellor: Counsellor, at: datetime | None = None) -> None:
+    Counsellor.objects.filter(pk=counsellor.pk).update(last_seen_at=at or timezone.now())
+
+
+def conversation_claim(*, counsellor: Counsellor, conversation_id: uuid.UUID | None = None,
+                       at: datetime | None = None) -> Conversation | None:
+    """Take the oldest waiting conversation (or the one named) with FOR UPDATE SKIP LOCKED:
+    two counsellors claiming at once get two different people, never the same one."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        me = Counsellor.objects.select_for_update().get(pk=counsellor.pk)
+        load = Conversation.objects.filter(counsellor=me, state=ConversationState.ACTIVE).count()
+        if load >= me.helpline.chats_per_counsellor:
+            raise Conflict(f"You already have {load} chats open.", field="conversation")
+        rows = Conversation.objects.filter(helpline_id=me.helpline_id,
+                                           state=ConversationState.WAITING)
+        if conversation_id is not None:
+            rows = rows.filter(pk=conversation_id)
+        row = rows.order_by("created_at").select_for_update(skip_locked=True).first()
+        if row is None:
+            return None
+        row.state, row.counsellor, row.answered_at = ConversationState.ACTIVE, me, at
+        row.save(update_fields=["state", "counsellor", "answered_at"])
+        audit_record(organisation=row.organisation, actor=Actor(user=me.user),
+                     action="helpline.claimed", target=row, changes={"counsellor": me.pk})
+        _system_message(row, f"{me.display_name} has joined the chat.", at=at)
+        notify.queue_changed(row.helpline_id)
+    return row
+
+
+def conversation_transfer(*, conversation: Conversation, by: Counsellor, to: Counsellor,
+                          at: datetime | None = None) -> Conversation:
+    """Hand an active chat to a colleague (its counsellor, or a supervisor reassigning)."""
+    at = at or timezone.now()
+    if to.helpline_id != conversation.helpline_id:
+        raise InvalidInput("Choose a colleague on this helpline.", field="to")
+    with transaction.atomic():
+        row = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if row.state != ConversationState.ACTIVE:
+            raise Conflict("Only a live chat can be transferred.", field="state")
+        if row.counsellor_id != by.pk and by.role == CounsellorRole.COUNSELLOR:
+            raise Forbidden("Only this chat's counsellor or a supervisor can transfer it.")
+        previous = row.counsellor_id
+        row.counsellor = to
+        row.save(update_fields=["counsellor"])
+        audit_record(organisation=row.organisation, actor=Actor(user=by.user),
+                     action="helpline.transferred", target=row,
+                     changes={"from": previous, "to": to.pk})
+        _system_message(row, f"{to.display_name} has taken over the chat.", at=at)
+        notify.queue_changed(row.helpline_id)
+    return row
+
+
+def conversation_end(*, conversation: Conversation, by: Counsellor, caller_type: str,
+                     concerns: list, offered: list, note: str = "",
+                     at: datetime | None = None) -> ContactRecord:
+    """End the chat with its contact record (categories, and a note sealed with its key)."""
+    at = at or timezone.now()
+    caller_type = _choice(caller_type, CallerType, "caller_type", CallerType.NOT_SAID)
+    concerns = _choices(concerns, Concern, "concerns")
+    offered = _choices(offered, Offered, "offered")
+    if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
+        raise InvalidInput(f"A note of at most {MAX_NOTE_CHARS} characters.", field="note")
+    with transaction.atomic():
+        row = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if row.counsellor_id != by.pk and by.role == CounsellorRole.COUNSELLOR:
+            raise Forbidden("Only this chat's counsellor or a supervisor can end it.")
+        if hasattr(row, "contact_record"):
+            raise Conflict("This conversation already has a contact record.", field="state")
+        key = sealing.data_key_open(row.data_key, organisation_id=row.organisation_id)
+        record = ContactRecord.objects.create(
+            helpline_id=row.helpline_id, conversation=row, counsellor=by,
+            caller_type=caller_type, concerns=concerns, offered=offered,
+            note=sealing.seal_body(note, key=key, field="note") if note else "",
+            day=timezone.localdate(at))
+        if row.state in (ConversationState.WAITING, ConversationState.ACTIVE):
+            _system_message(row, "The counsellor has ended the chat. Take care.", at=at)
+            _set_state(row, ConversationState.ENDED, at, action="helpline.ended",
+                       actor=Actor(user=by.user))
+        audit_record(organisation=row.organisation, actor=Actor(user=by.user),
+                     action="helpline.contact_recorded", target=record,
+                     changes={"caller_type": caller_type, "concerns": concerns,
+                              "offered": offered})
+    return record
+
+
+def _choices(values: object, choices: type, field: str) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidInput("Give a list of categories.", field=field)
+    unknown = sorted(set(values) - set(choices.values))  # type: ignore[attr-defined]
+    if unknown:
+        raise InvalidInput(f"Unknown: {', '.join(unknown)}.", field=field)
+    return sorted(set(values))
+
+
+# --- safeguarding ------------------------------------------------------------------------------
+
+def flag_raise(*, conversation: Conversation, by: Counsellor, category: str,
+               at: datetime | None = None) -> SafeguardingFlag:
+    at = at or timezone.now()
+    category = _choice(category, SafeguardingCategory, "category", "")
+    helpline = conversation.helpline
+    with transaction.atomic():
+        flag = SafeguardingFlag.objects.create(
+            conversation=conversation, helpline=helpline, category=category, raised_by=by,
+            raised_at=at, acknowledge_by=at + timedelta(minutes=helpline.acknowledgement_minutes))
+        audit_record(organisation=helpline.organisation, actor=Actor(user=by.user),
+                     action="helpline.safeguarding_raised", target=flag,
+                     changes={"category": category, "conversation": str(conversation.pk)})
+        notify.queue_changed(helpline.pk)
+    return flag
+
+
+def flag_acknowledge(*, flag: SafeguardingFlag, by: Counsellor,
+                     at: datetime | None = None) -> SafeguardingFlag:
+    if by.role == CounsellorRole.COUNSELLOR or by.helpline_id != flag.helpline_id:
+        raise Forbidden("A supervisor acknowledges safeguarding flags.")
+    with transaction.atomic():
+        updated = SafeguardingFlag.objects.filter(pk=flag.pk, acknowledged_at__isnull=True) \
+            .update(acknowledged_by=by, acknowledged_at=at or timezone.now())
+        if not updated:
+            raise Conflict("This flag was already acknowledged.", field="flag")
+        flag.refresh_from_db()
+        audit_record(organisation=flag.helpline.organisation, actor=Actor(user=by.user),
+                     action="helpline.safeguarding_acknowledged", target=flag)
+        notify.queue_changed(flag.helpline_id)
+    return flag
+
+
+def flags_reraise_overdue(*, at: datetime | None = None) -> int:
+    """Unacknowledged past their deadline: re-raised (a new deadline, an audit row, a ping)."""
+    at = at or timezone.now()
+    count = 0
+    overdue = SafeguardingFlag.objects.select_related("helpline__organisation").filter(
+        acknowledged_at__isnull=True, acknowledge_by__lt=at)
+    for flag in overdue[:500]:
+        with transaction.atomic():
+            flag.reraised_count += 1
+            flag.acknowledge_by = at + timedelta(minutes=flag.helpline.acknowledgement_minutes)
+            flag.save(update_fields=["reraised_count", "acknowledge_by"])
+            audit_record(organisation=flag.helpline.organisation, actor=Actor.system(),
+                         action="helpline.safeguarding_reraised", target=flag,
+                         changes={"reraised_count": flag.reraised_count})
+            notify.queue_changed(flag.helpline_id)
+        count += 1
+    return count
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+def conversations_purge_expired(*, at: datetime | None = None) -> int:
+    """Past the organisation's window: messages deleted, the data key destroyed (so any copy of
+    the ciphertexts, also in backups, is unreadable), token and resume hashes cleared. What is
+    left is timings and categories for the metrics; contact records keep only categories."""
+    at = at or timezone.now()
+    purged = 0
+    for helpline in Helpline.objects.select_related("organisation"):
+        expired = Conversation.objects.filter(
+            helpline=helpline, purged_at__isnull=True,
+            created_at__lt=at - timedelta(days=helpline.retention_days)).exclude(
+            state__in=(ConversationState.WAITING, ConversationState.ACTIVE))
+        ids = list(expired.values_list("pk", flat=True)[:5000])
+        if ids:
+            purged += _purge(helpline, ids, at)
+    return purged
+
+
+def _purge(helpline: Helpline, ids: list, at: datetime) -> int:
+    with transaction.atomic():
+        Message.objects.filter(conversation_id__in=ids).delete()
+        ContactRecord.objects.filter(conversation_id__in=ids).update(note="")
+        count = Conversation.objects.filter(pk__in=ids).update(
+            data_key="", token_hash=None, resume_hash=None, resume_expires_at=None,
+            purged_at=at)
+        audit_record(organisation=helpline.organisation, actor=Actor.system(),
+                     action="helpline.purged", target=helpline,
+                     changes={"conversations": count, "retention_days": helpline.retention_days})
+    return count
+
+
+# --- setup -------------------------------------------------------------------------------------
+
+def helpline_create(*, organisation: Organisation, resource: object, slug: str, name: str,
+                    actor: Actor, **fields: object) -> Helpline:
+    if getattr(resource, "kind", None) != "chat":
+        raise InvalidInput("Link a directory entry of kind chat.", field="resource")
+    with transaction.atomic():
+        helpline = Helpline.objects.create(organisation=organisation, resource=resource,
+                                           slug=slug, name=name, **fields)
+        audit_record(organisation=organisation, actor=actor, action="helpline.created",
+                     target=helpline)
+    return helpline
