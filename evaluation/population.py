@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from django.apps import apps
 from django.db.models import Sum
 
+from core.bounds import stored_day_range
 from core.disclosure import DisclosedCell, DisclosurePolicy, disclose_count
 from core.vocabulary import OutcomeKind
 from evaluation.models import CampaignDailyOutcome, DailyCell
@@ -51,7 +52,9 @@ def population_series(*, organisation, kind: str, start: date, end: date) -> dic
 
 
 def referral_series(*, campaign, kind: str) -> dict[date, int]:  # type: ignore[no-untyped-def]
-    rows = CampaignDailyOutcome.objects.filter(campaign=campaign, kind=kind).values("day") \
+    first, last = stored_day_range()  # a day of year 1 BC cannot be read into Python
+    rows = CampaignDailyOutcome.objects.filter(
+        campaign=campaign, kind=kind, day__gte=first, day__lte=last).values("day") \
         .annotate(total=Sum("count"))
     return {row["day"]: int(row["total"]) for row in rows}
 
@@ -90,7 +93,9 @@ def campaign_population(*, campaign, policy: DisclosurePolicy,  # type: ignore[n
     if not any(on):
         # No flight covers the series (e.g. flights not entered): the days the campaign
         # actually exposed people are the "on" days.
-        exposed = set(DailyCell.objects.filter(campaign=campaign, exposures__gt=0)
+        first, last = stored_day_range()
+        exposed = set(DailyCell.objects.filter(campaign=campaign, exposures__gt=0,
+                                               day__gte=first, day__lte=last)
                       .values_list("day", flat=True))
         on = [d in exposed for d in days]
     shown = tuple(disclose_count(v, policy) for v in values)

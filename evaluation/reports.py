@@ -22,14 +22,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
+from core.bounds import stored_day_range, stored_range
 from core.disclosure import (
     CountTable,
     DisclosedCell,
     DisclosurePolicy,
     disclose,
+    disclose_count,
 )
 from core.vocabulary import OutcomeKind
 from evaluation import stats
@@ -38,6 +40,8 @@ from evaluation.models import (
     ComparatorKind,
     DailyCell,
     EvaluationPlan,
+    Exposure,
+    Outcome,
     UnitOfAnalysis,
 )
 
@@ -190,7 +194,9 @@ SUMS = {"exposures": Sum("exposures"), **{k: Sum(k) for k in OutcomeKind.values}
 
 
 def _grouped(campaign, *keys: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    rows = DailyCell.objects.filter(campaign=campaign).values(*keys).annotate(**SUMS)
+    first, last = stored_day_range()  # a cell dated year 1 BC cannot be read into Python
+    rows = DailyCell.objects.filter(campaign=campaign, day__gte=first, day__lte=last) \
+        .values(*keys).annotate(**SUMS)
     return [{k: (v or 0) if k in SUMS else v for k, v in row.items()} for row in rows]
 
 
@@ -232,7 +238,7 @@ def campaign_report(*, campaign, policy: DisclosurePolicy | None = None,  # type
     kinds = _outcome_kinds(plan, primary)
     unit = plan.unit_of_analysis if plan else UnitOfAnalysis.SESSION
     comparator = _comparator_arm(arms, plan)
-    notes = _notes(plan, unit, counts, policy)
+    notes = _notes(plan, unit, counts, policy) + _out_of_range_notes(campaign, policy)
 
     rows, totals = _arm_rows(arms, counts, kinds, unit, policy)
     report = CampaignReport(
@@ -297,6 +303,19 @@ def _notes(plan, unit: str, counts: Counts, policy: DisclosurePolicy) -> list[st
                      "by the day-to-day overdispersion (quasi-Poisson).")
     notes.append("Stratified (Mantel-Haenszel) results use exposures as denominators.")
     return notes
+
+
+def _out_of_range_notes(campaign, policy: DisclosurePolicy) -> list[str]:  # type: ignore[no-untyped-def]
+    """Stored rows dated outside core.bounds.stored_range: left out of every count."""
+    first, last = stored_range()
+    outside = Q(occurred_at__lt=first) | Q(occurred_at__gte=last)
+    skipped = (Outcome.objects.filter(outside, campaign=campaign).count()
+               + Exposure.objects.filter(outside, campaign=campaign).count())
+    if not skipped:
+        return []
+    shown = disclose_count(skipped, policy).display
+    return [f"{shown} stored event(s) dated before {first.date()} or in the future are left "
+            "out of every count (they were accepted before timestamps were checked)."]
 
 
 # --- arms, rates and the funnel ---------------------------------------------------------------

@@ -25,10 +25,16 @@ Unique subjects per cell-day: the batch's distinct count for a new cell; for a c
 already exists, the distinct count over every raw row of that cell-day (recomputed inside
 the upsert, so it stays exact while raw rows exist) and never lower than before.
 Days are UTC calendar days of ``occurred_at``; outcomes count in their exposure's cell.
+
+Rows dated outside ``core.bounds.stored_range`` (written before the API bounded timestamps,
+e.g. year 1) are marked but not counted: the cells and reports would otherwise carry a day
+Python cannot represent. Skipped outcomes are counted in ``RollupResult.outcomes_skipped``
+and logged; the report counts both kinds per campaign in its notes.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -36,7 +42,10 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.bounds import stored_range
 from core.vocabulary import OutcomeKind
+
+logger = logging.getLogger(__name__)
 
 KINDS: tuple[str, ...] = tuple(OutcomeKind.values)
 CELL_KEY = "campaign_id, arm_id, segment_ref, channel, country, language, day"
@@ -47,6 +56,7 @@ ADVISORY_LOCK_KEY = 727_001  # arbitrary constant naming "evaluation rollup"
 class RollupResult:
     exposures: int = 0
     outcomes: int = 0
+    outcomes_skipped: int = 0  # dated outside core.bounds.stored_range: marked, not counted
     campaign_ids: set[int] = field(default_factory=set)
     skipped: bool = False  # another rollup held the lock
 
@@ -61,6 +71,11 @@ def _sqlite_day(column: str) -> str:
 
 def _day(column: str) -> str:
     return _pg_day(column) if connection.vendor == "postgresql" else _sqlite_day(column)
+
+
+def _in_range(alias: str) -> str:
+    """The row's occurred_at lies in core.bounds.stored_range (bound as first/last)."""
+    return f"({alias}.occurred_at >= %(first)s AND {alias}.occurred_at < %(last)s)"
 
 
 def _kind_zeros() -> str:
@@ -117,7 +132,7 @@ def _exposure_cells_select(source: str) -> str:
     per_person = (
         "SELECT x.campaign_id, x.arm_id, COALESCE(x.segment_id, 0) AS segment_ref, x.channel, "
         f"x.country, x.language, {_day('x.occurred_at')} AS day, COUNT(*) AS n "
-        f"FROM {source} GROUP BY 1, 2, 3, 4, 5, 6, 7, x.subject_pseudonym"
+        f"FROM {source} WHERE {_in_range('x')} GROUP BY 1, 2, 3, 4, 5, 6, 7, x.subject_pseudonym"
     )
     return (
         "SELECT p.campaign_id, p.arm_id, p.segment_ref, p.channel, p.country, p.language, "
@@ -131,7 +146,7 @@ def _outcome_cells_select(source: str) -> str:
         "SELECT e.campaign_id, e.arm_id, COALESCE(e.segment_id, 0), e.channel, e.country, "
         f"e.language, {_day('e.occurred_at')}, 0, 0, {_kind_sums('m')}, %(now)s "
         f"FROM {source} JOIN evaluation_exposure e ON e.id = m.exposure_id "
-        "GROUP BY 1, 2, 3, 4, 5, 6, 7"
+        f"WHERE {_in_range('m')} AND {_in_range('e')} GROUP BY 1, 2, 3, 4, 5, 6, 7"
     )
 
 
@@ -140,6 +155,7 @@ def _campaign_outcomes_insert(source: str) -> str:
         "INSERT INTO evaluation_campaigndailyoutcome (campaign_id, kind, day, count, updated_at) "
         f"SELECT m.campaign_id, m.kind, {_day('m.occurred_at')}, COUNT(*), %(now)s "
         f"FROM {source} WHERE m.exposure_id IS NULL AND m.campaign_id IS NOT NULL "
+        f"AND {_in_range('m')} "
         "GROUP BY 1, 2, 3 "
         "ON CONFLICT (campaign_id, kind, day) DO UPDATE SET "
         "count = evaluation_campaigndailyoutcome.count + EXCLUDED.count, "
@@ -233,10 +249,12 @@ def _pg_outcome_batch(cursor, params: dict) -> tuple[int, set[int], bool]:  # ty
         "RETURNING campaign_id), "
         f"population AS ({_campaign_outcomes_insert('m')} RETURNING campaign_id) "
         "SELECT (SELECT COUNT(*) FROM m), ARRAY(SELECT DISTINCT campaign_id FROM cells "
-        "UNION SELECT campaign_id FROM population)"
+        "UNION SELECT campaign_id FROM population), "
+        f"(SELECT COUNT(*) FROM m WHERE NOT {_in_range('m')})"
     )
     cursor.execute(sql, params)
-    count, campaigns = cursor.fetchone()
+    count, campaigns, skipped = cursor.fetchone()
+    params["skipped"] = int(skipped)
     return int(count), set(campaigns), int(count) >= params["batch"]
 
 
@@ -271,9 +289,10 @@ def _sqlite_outcome_batch(cursor, params: dict) -> tuple[int, set[int], bool]:  
     if not count:
         return 0, set(), False
     marked = "(SELECT * FROM evaluation_outcome WHERE rolled_up_at = %(now)s) AS m"
-    cursor.execute(_cell_insert(_outcome_cells_select(marked).replace(
-        "GROUP BY", "WHERE 1 GROUP BY"), recount=False), params)
+    cursor.execute(_cell_insert(_outcome_cells_select(marked), recount=False), params)
     cursor.execute(_campaign_outcomes_insert(marked), params)
+    cursor.execute(f"SELECT COUNT(*) FROM {marked} WHERE NOT {_in_range('m')}", params)
+    params["skipped"] = int(cursor.fetchone()[0])
     campaigns = _sqlite_campaigns(
         cursor,
         "SELECT DISTINCT COALESCE(e.campaign_id, o.campaign_id) FROM evaluation_outcome o "
@@ -309,20 +328,24 @@ def _unique_now() -> datetime:
     return now
 
 
-def _batch(kind: str, batch_size: int) -> tuple[int, set[int], bool, bool]:
-    """One batch in one transaction: (rows, campaigns touched, skipped, more pending)."""
+def _batch(kind: str, batch_size: int) -> tuple[int, set[int], bool, bool, int]:
+    """One batch in one transaction: (rows, campaigns touched, skipped, more pending,
+    rows out of range)."""
     now = _unique_now()
-    params = {"now": connection.ops.adapt_datetimefield_value(now), "batch": batch_size}
+    adapt = connection.ops.adapt_datetimefield_value
+    first, last = stored_range(now)
+    params = {"now": adapt(now), "batch": batch_size, "first": adapt(first),
+              "last": adapt(last), "skipped": 0}
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
             if not cursor.fetchone()[0]:
-                return 0, set(), True, False
+                return 0, set(), True, False, 0
             handler = _pg_exposure_batch if kind == "exposure" else _pg_outcome_batch
         else:
             handler = _sqlite_exposure_batch if kind == "exposure" else _sqlite_outcome_batch
         count, campaigns, more = handler(cursor, params)
-    return count, campaigns, False, more
+    return count, campaigns, False, more, params["skipped"]
 
 
 def roll_up(*, batch_size: int = 100_000, max_batches: int = 1_000) -> RollupResult:
@@ -330,13 +353,17 @@ def roll_up(*, batch_size: int = 100_000, max_batches: int = 1_000) -> RollupRes
     result = RollupResult()
     for kind in ("exposure", "outcome"):
         for _ in range(max_batches):
-            count, campaigns, skipped, more = _batch(kind, batch_size)
+            count, campaigns, skipped, more, out_of_range = _batch(kind, batch_size)
             result.skipped = result.skipped or skipped
             result.campaign_ids |= campaigns
             if kind == "exposure":
                 result.exposures += count
             else:
                 result.outcomes += count
+                result.outcomes_skipped += out_of_range
             if skipped or not more:
                 break
+    if result.outcomes_skipped:
+        logger.warning("rollup: %d outcome(s) dated outside the accepted range were not "
+                       "counted (see core.bounds)", result.outcomes_skipped)
     return result

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 import psycopg
@@ -26,11 +26,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.bounds import EXISTENCE_TOLERANCE, day_problem, event_time_problem
 from core.errors import InvalidInput, PayloadTooLarge
 from core.vocabulary import OutcomeKind
 from evaluation.models import Outcome
 from interventions.models import DailyAggregate
-from interventions.selectors import campaigns_by_referral_code, exposures_reportable_by
+from interventions.selectors import Owner, campaigns_by_referral_code, exposures_reportable_by
 from organisations.models import Organisation, Partnership
 from organisations.services import Actor, audit_record
 
@@ -46,7 +47,6 @@ MAX_BATCH_LINES = 10_000
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 MAX_REPORTED_ERRORS = 200
 MAX_AGGREGATE_ROWS = 1_000
-CLOCK_SKEW = timedelta(minutes=5)
 _EVENT_FIELDS = frozenset({"kind", "idempotency_key", "intervention_id", "referral_code",
                            "occurred_at"})
 
@@ -162,10 +162,18 @@ def _occurred_at(value: Any, errors: dict, *, at: datetime) -> datetime | None:
     if moment is None or moment.tzinfo is None:
         errors["occurred_at"] = ["An ISO 8601 date-time with a time zone."]
         return None
-    if moment > at + CLOCK_SKEW:
-        errors["occurred_at"] = ["Cannot be in the future."]
+    problem = event_time_problem(moment, at=at)
+    if problem:
+        errors["occurred_at"] = [problem]
         return None
     return moment
+
+
+def _too_early(occurred_at: datetime | None, owner: Owner, *, at: datetime) -> str | None:
+    """Why an event cannot have happened then, given when its exposure or campaign existed."""
+    if occurred_at is None:
+        return None
+    return event_time_problem(occurred_at, at=at, not_before=owner.since)
 
 
 # --- resolving and storing one event ------------------------------------------------------------
@@ -204,6 +212,9 @@ def outcome_report(*, reporter: Organisation, raw: Any,
         owner = found.get(event.referral_code or "")
         if owner is None:
             raise InvalidInput("Unknown referral code.", field="referral_code")
+    problem = _too_early(event.occurred_at, owner, at=at)
+    if problem:
+        raise InvalidInput(problem, field="occurred_at")
     return _save_one(OutcomeRow(
         organisation_id=owner[0], reported_by_id=reporter.pk, campaign_id=owner[1],
         exposure_id=event.intervention_id, kind=event.kind,
@@ -387,6 +398,10 @@ def _resolve(events: _Events, *, reporter: Organisation, at: datetime,
             report.reject(line, {"intervention_id": [_UNKNOWN_ID]} if ident is not None
                           else {"referral_code": [_UNKNOWN_CODE]})
             continue
+        problem = _too_early(occurred, found, at=at)
+        if problem:
+            report.reject(line, {"occurred_at": [problem]})
+            continue
         key = KEY_PREFIX + key
         if key in seen:
             report.duplicates += 1
@@ -500,6 +515,7 @@ def daily_aggregates_report(*, reporter: Organisation, rows: list[AggregateRow],
     _check_days(rows, at=at)
     campaigns = campaigns_by_referral_code(reporter=reporter,
                                            codes={r.referral_source for r in rows})
+    _check_linked_days(rows, campaigns)
     home = _home_programme(reporter)
     existing = set(DailyAggregate.objects.filter(
         reported_by=reporter, day__in={r.day for r in rows}).values_list(
@@ -527,12 +543,23 @@ def daily_aggregates_report(*, reporter: Organisation, rows: list[AggregateRow],
 
 
 def _check_days(rows: list[AggregateRow], *, at: datetime) -> None:
-    today = timezone.localdate(at)
     for index, row in enumerate(rows):
-        if row.day > today:
-            raise InvalidInput(f"Row {index + 1}: the day cannot be in the future.", field="rows")
+        problem = day_problem(row.day, at=at)
+        if problem:
+            raise InvalidInput(f"Row {index + 1}: day: {problem}", field="rows")
         if row.kind not in _KINDS:
             raise InvalidInput(f"Row {index + 1}: unknown kind.", field="rows")
+
+
+def _check_linked_days(rows: list[AggregateRow], campaigns: dict[str, Owner]) -> None:
+    """A row counted for a campaign cannot be dated before the campaign existed (less the
+    tolerance of core.bounds)."""
+    for index, row in enumerate(rows):
+        found = campaigns.get(row.referral_source.upper())
+        if found is not None and row.day < (found.since - EXISTENCE_TOLERANCE).date():
+            raise InvalidInput(f"Row {index + 1}: day: cannot be before the campaign "
+                               f"{row.referral_source.upper()} existed "
+                               f"({found.since.date()}).", field="rows")
 
 
 def _home_programme(reporter: Organisation) -> int:

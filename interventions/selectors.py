@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -135,9 +135,18 @@ def segment_rule_cached(segment: Any) -> Any | None:
     return rule
 
 
+class Owner(NamedTuple):
+    """Who an outcome report belongs to, and since when it can have happened."""
+
+    programme_id: int
+    campaign_id: int
+    since: datetime
+
+
 def exposures_reportable_by(*, reporter: Organisation,
-                            ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
-    """{exposure id: (programme id, campaign id)} for the ids the reporter may report on.
+                            ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Owner]:
+    """{exposure id: (programme id, campaign id, shown at)} for the ids the reporter may
+    report on.
 
     A reporter may report on exposures its own platform showed, or its own programme's. Any
     other id is left out, exactly like an id that does not exist (no existence leak).
@@ -149,28 +158,29 @@ def exposures_reportable_by(*, reporter: Organisation,
         # One array parameter instead of 10,000 bound values (a batch's whole id list).
         with connection.cursor() as cursor:
             cursor.execute(_REPORTABLE_SQL, [ids, reporter.pk, reporter.pk])
-            return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+            return {row[0]: Owner(*row[1:]) for row in cursor.fetchall()}
     rows = (Exposure.objects.filter(id__in=ids)
             .filter(Q(partner=reporter) | Q(organisation=reporter))
-            .values_list("id", "organisation_id", "campaign_id"))
-    return {row[0]: (row[1], row[2]) for row in rows}
+            .values_list("id", "organisation_id", "campaign_id", "occurred_at"))
+    return {row[0]: Owner(*row[1:]) for row in rows}
 
 
 _REPORTABLE_SQL = (
-    f"SELECT id, organisation_id, campaign_id FROM {Exposure._meta.db_table} "  # noqa: S608
+    f"SELECT id, organisation_id, campaign_id, occurred_at FROM {Exposure._meta.db_table} "  # noqa: S608
     "WHERE id = ANY(%s) AND (partner_id = %s OR organisation_id = %s)")
 
 
 def campaigns_by_referral_code(*, reporter: Organisation,
-                               codes: Iterable[str]) -> dict[str, tuple[int, int]]:
-    """{CODE: (programme id, campaign id)} for codes of campaigns the reporter works with."""
+                               codes: Iterable[str]) -> dict[str, Owner]:
+    """{CODE: (programme id, campaign id, created at)} for codes of campaigns the reporter
+    works with."""
     codes = {code.upper() for code in codes if code}
     if not codes:
         return {}
     rows = (Campaign.objects.filter(referral_code__in=codes,
                                     organisation_id__in=programmes_visible_to(reporter))
-            .values_list("referral_code", "organisation_id", "pk"))
-    return {row[0].upper(): (row[1], row[2]) for row in rows}
+            .values_list("referral_code", "organisation_id", "pk", "created_at"))
+    return {row[0].upper(): Owner(*row[1:]) for row in rows}
 
 
 def demo_partners() -> list[Organisation]:

@@ -23,6 +23,7 @@ from django.core.validators import EmailValidator, validate_email
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core.bounds import EARLIEST
 from core.errors import InvalidInput
 from core.vocabulary import AudienceStage
 from segments.models import ConsentBasis, ContactChannel, RecipientStatus
@@ -347,6 +348,8 @@ class _RowChecker:
             self.fail("consented_at", "must be an ISO 8601 date or date-time")
         elif parsed > self.now:
             self.fail("consented_at", "is in the future")
+        elif parsed < EARLIEST:
+            self.fail("consented_at", f"is before {EARLIEST.date()}")
         return parsed
 
     def boolean(self, name: str, value: Any) -> bool:

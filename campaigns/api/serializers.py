@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from rest_framework import serializers
@@ -19,6 +20,7 @@ from campaigns.models import (
     Schedule,
     ScheduleKind,
 )
+from core.bounds import planned_time_problem
 from core.vocabulary import AudienceStage, Channel
 
 CODE = r"^[A-Za-z]{2}\Z"
@@ -89,9 +91,23 @@ class LaunchProblemsOutput(serializers.Serializer):
 
 # --- flights, arms, schedules -------------------------------------------------------------
 
+def _planned(value: datetime | None) -> datetime | None:
+    problem = planned_time_problem(value) if value is not None else None
+    if problem:
+        raise serializers.ValidationError(problem)
+    return value
+
+
 class FlightInput(serializers.Serializer):
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField(required=False, allow_null=True)
+    starts_at = serializers.DateTimeField(help_text="Between 2000-01-01 and 2100-01-01.")
+    ends_at = serializers.DateTimeField(required=False, allow_null=True,
+                                        help_text="Between 2000-01-01 and 2100-01-01.")
+
+    def validate_starts_at(self, value: datetime) -> datetime | None:
+        return _planned(value)
+
+    def validate_ends_at(self, value: datetime | None) -> datetime | None:
+        return _planned(value)
 
 
 class ArmInput(serializers.Serializer):
@@ -120,7 +136,8 @@ class ArmOutput(serializers.ModelSerializer):
 class ScheduleInput(serializers.Serializer):
     kind = serializers.ChoiceField(ScheduleKind.choices)
     channel = serializers.ChoiceField([Channel.EMAIL, Channel.SMS, Channel.WEBHOOK])
-    send_at = serializers.DateTimeField(required=False, allow_null=True)
+    send_at = serializers.DateTimeField(required=False, allow_null=True,
+                                        help_text="Between 2000-01-01 and 2100-01-01.")
     recurrence = serializers.ChoiceField(Recurrence.choices, required=False, allow_blank=True)
     time_of_day = serializers.TimeField(required=False, allow_null=True)
     relative_attribute = serializers.RegexField(r"^[a-z][a-z0-9_]{0,63}\Z", required=False,
@@ -128,6 +145,9 @@ class ScheduleInput(serializers.Serializer):
     offset_days = serializers.IntegerField(required=False, min_value=-3650, max_value=3650)
     window_start = serializers.TimeField(required=False, allow_null=True)
     window_end = serializers.TimeField(required=False, allow_null=True)
+
+    def validate_send_at(self, value: datetime | None) -> datetime | None:
+        return _planned(value)
     window_weekdays = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=7), required=False, max_length=7)
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.bounds import day_problem
 from interventions.outcomes import MAX_AGGREGATE_ROWS, MAX_KEY_CHARS, REPORTABLE_KINDS
 
 
@@ -131,8 +134,10 @@ class OutcomeIn(serializers.Serializer):
                                             help_text="From the intervention answer.")
     referral_code = serializers.CharField(required=False, max_length=12,
                                           help_text="A campaign's code, e.g. quoted by a caller.")
-    occurred_at = serializers.DateTimeField(required=False,
-                                            help_text="Default: when we receive it.")
+    occurred_at = serializers.DateTimeField(
+        required=False, help_text="Default: when we receive it. At most 5 minutes ahead of our "
+        "clock, not before 2000-01-01, and not more than one day before the intervention "
+        "(or the referral code's campaign) existed.")
 
 
 class OutcomeOut(serializers.Serializer):
@@ -155,7 +160,14 @@ class BatchOut(serializers.Serializer):
 
 
 class AggregateRowIn(serializers.Serializer):
-    day = serializers.DateField()
+    day = serializers.DateField(help_text="Not in the future, not before 2000-01-01, and for a "
+                                "row quoting a referral code not before the campaign existed.")
+
+    def validate_day(self, value: date) -> date:
+        problem = day_problem(value, at=timezone.now())
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
     kind = serializers.ChoiceField(choices=[str(k) for k in REPORTABLE_KINDS],
                                    default="helpline_contact")
     referral_source = StrictCharField(

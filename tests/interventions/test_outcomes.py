@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from evaluation.models import Outcome
 from interventions.models import DailyAggregate
@@ -72,7 +74,8 @@ def test_a_helpline_reports_a_contact_by_referral_code(shown, helpline):
     org, secret = helpline
     response = post(w, {"kind": "helpline_contact", "idempotency_key": "call-17",
                         "referral_code": w.campaign.referral_code.lower(),
-                        "occurred_at": "2026-01-02T10:00:00+00:00"}, secret)
+                        "occurred_at": (timezone.now() - timedelta(hours=1)).isoformat()},
+                secret)
     assert response.status_code == 201
     outcome = Outcome.objects.get()
     assert outcome.exposure is None and outcome.campaign == w.campaign
@@ -225,9 +228,10 @@ def test_a_batch_that_is_not_utf8_is_reported_by_line(shown):
 def test_a_helpline_uploads_daily_counts_and_a_resent_day_replaces_them(shown, helpline):
     w, _ = shown
     _org, secret = helpline
-    rows = [{"day": "2026-11-20", "kind": "helpline_contact",
+    yesterday = (timezone.now() - timedelta(days=1)).date().isoformat()  # campaign existed
+    rows = [{"day": yesterday, "kind": "helpline_contact",
              "referral_source": w.campaign.referral_code, "count": 4},
-            {"day": "2026-11-20", "kind": "helpline_contact", "referral_source": "unknown",
+            {"day": yesterday, "kind": "helpline_contact", "referral_source": "unknown",
              "count": 31}]
     first = w.client(secret).post(AGGREGATES, {"rows": rows}, format="json")
     assert first.status_code == 200
