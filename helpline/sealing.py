@@ -9,29 +9,31 @@
   of segments.envelope); every message and note is sealed with it (AES-256-GCM, the field bound
   as associated data). Purging a conversation empties the wrapped key: crypto-shredding.
 
-This file is the one place to change when the envelope primitives move to core.envelope.
+The envelope primitives are core.envelope's; DESTROYED is what a shredded key reads.
 """
 
 from __future__ import annotations
 
-import base64
 import hmac
 import secrets
 
-from core.crypto import DecryptionError, blind_index, decrypt, encrypt
-
-try:  # the shared envelope primitives (engineer E2 is moving them down to core)
-    from core.envelope import new_data_key, seal, unseal  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - until core.envelope lands
-    from segments.envelope import new_data_key, seal, unseal
+from core.crypto import DecryptionError, blind_index
+from core.envelope import (
+    DESTROYED,
+    data_key_create,
+    data_key_unwrap,
+    data_key_wrap,
+    seal,
+    unseal,
+)
 
 TOKEN_BYTES = 32
 TOKEN_PURPOSE = "helpline.conversation-token"  # noqa: S105 - a label
 RESUME_PURPOSE = "helpline.resume-code"
 RESUME_WORDS = 5
 
-__all__ = ["DecryptionError", "conversation_token", "data_key_new", "open_body", "resume_code",
-           "resume_hash", "seal_body", "token_hash", "token_looks_valid"]
+__all__ = ["DESTROYED", "DecryptionError", "conversation_token", "data_key_new", "open_body",
+           "resume_code", "resume_hash", "seal_body", "token_hash", "token_looks_valid"]
 
 WORDS = (
     "acorn", "amber", "anchor", "apple", "april", "arch", "arrow", "aspen", "atlas", "autumn",
@@ -92,23 +94,21 @@ def _key_context(organisation_id: int) -> str:
 
 def data_key_new(*, organisation_id: int) -> tuple[bytes, str]:
     """A fresh data key and its wrapped form (what the database keeps)."""
-    key = new_data_key()
-    wrapped = encrypt(base64.urlsafe_b64encode(key).decode(), context=_key_context(organisation_id))
-    return key, wrapped
+    key = data_key_create()
+    return key, data_key_wrap(key, context=_key_context(organisation_id))
 
 
 def data_key_open(wrapped: str, *, organisation_id: int) -> bytes:
-    if not wrapped:
-        raise DecryptionError("the conversation's key was destroyed")
-    return base64.urlsafe_b64decode(decrypt(wrapped, context=_key_context(organisation_id)))
+    """The data key; DecryptionError (DataKeyDestroyed) once it was shredded."""
+    return data_key_unwrap(wrapped, context=_key_context(organisation_id))
 
 
 def seal_body(text: str, *, key: bytes, field: str) -> str:
-    return seal(text, data_key=key, channel=f"helpline.{field}")
+    return seal(text, data_key=key, context=f"helpline.{field}")
 
 
 def open_body(sealed: str, *, key: bytes, field: str) -> str:
-    return unseal(sealed, data_key=key, channel=f"helpline.{field}")
+    return unseal(sealed, data_key=key, context=f"helpline.{field}")
 
 
 def same(a: str, b: str) -> bool:

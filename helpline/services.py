@@ -458,7 +458,7 @@ def _purge(helpline: Helpline, ids: list, at: datetime) -> int:
         Message.objects.filter(conversation_id__in=ids).delete()
         ContactRecord.objects.filter(conversation_id__in=ids).update(note="")
         count = Conversation.objects.filter(pk__in=ids).update(
-            data_key="", token_hash=None, resume_hash=None, resume_expires_at=None,
+            data_key=sealing.DESTROYED, token_hash=None, resume_hash=None, resume_expires_at=None,
             purged_at=at)
         audit_record(organisation=helpline.organisation, actor=Actor.system(),
                      action="helpline.purged", target=helpline,

@@ -1,0 +1,108 @@
+"""WebSockets (channels.testing): messages are committed first, the layer only notifies, and a
+reconnect with the last sequence number seen gets exactly what was missed."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from helpline import services
+from helpline.consumers import ConsoleConsumer
+from outreach.asgi import application
+from tests.helpline.factories import helpline_world
+
+pytestmark = [pytest.mark.usefixtures("postgres", "redis_url"),
+              pytest.mark.django_db(transaction=True)]
+
+CHAT = "/ws/helpline/chat/"
+ORIGIN = [(b"origin", b"http://testserver")]
+
+
+async def receive_until(communicator: WebsocketCommunicator, predicate, limit: int = 10):  # type: ignore[no-untyped-def]
+    for _ in range(limit):
+        frame = await communicator.receive_json_from(timeout=5)
+        if predicate(frame):
+            return frame
+    raise AssertionError("expected frame not received")
+
+
+def texts(frame: dict) -> list[str]:
+    return [m["text"] for m in frame.get("messages", [])]
+
+
+def test_a_person_and_a_counsellor_exchange_messages_in_real_time():
+    w = helpline_world()
+    started = services.conversation_start(helpline=w.helpline)
+
+    async def scenario() -> None:
+        person = WebsocketCommunicator(application, CHAT, headers=ORIGIN)
+        assert (await person.connect())[0]
+        await person.send_json_to({"type": "hello", "token": started.token, "after": 0})
+        first = await person.receive_json_from(timeout=5)
+        assert first["type"] == "view" and first["state"] == "waiting"
+        console = WebsocketCommunicator(ConsoleConsumer.as_asgi(), "/ws/helpline/console/")
+        console.scope["user"] = w.counsellor.user
+        assert (await console.connect())[0]
+        await sync_to_async(services.conversation_claim)(counsellor=w.counsellor)
+        joined = await receive_until(person, lambda f: f.get("state") == "active")
+        assert joined["counsellor"] == "Sam"
+        await console.send_json_to({"type": "watch", "conversation": str(started.conversation.pk),
+                                    "after": 0})
+        await receive_until(console, lambda f: f["type"] == "messages")
+        await person.send_json_to({"type": "message", "text": "Is anyone there?"})
+        heard = await receive_until(console, lambda f: "Is anyone there?" in texts(f))
+        assert heard["conversation"] == str(started.conversation.pk)
+        await console.send_json_to({"type": "message", "conversation":
+                                    str(started.conversation.pk), "text": "Yes, I am here."})
+        await receive_until(person, lambda f: "Yes, I am here." in texts(f))
+        await person.send_json_to({"type": "message", "text": "x" * 4001})
+        error = await receive_until(person, lambda f: f["type"] == "error")
+        assert error["status"] == 413
+        await person.disconnect()
+        await console.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_reconnect_with_the_last_sequence_seen_gets_what_was_missed():
+    w = helpline_world()
+    started = services.conversation_start(helpline=w.helpline)
+    for text in ("one", "two", "three"):
+        services.message_post(conversation=started.conversation, text=text, sender="person")
+
+    async def scenario() -> None:
+        person = WebsocketCommunicator(application, CHAT, headers=ORIGIN)
+        await person.connect()
+        await person.send_json_to({"type": "hello", "token": started.token, "after": 1})
+        view = await person.receive_json_from(timeout=5)
+        assert texts(view) == ["two", "three"]
+        await person.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_tampered_token_closes_the_socket_and_anonymous_staff_sockets_are_refused():
+    w = helpline_world()
+    started = services.conversation_start(helpline=w.helpline)
+
+    async def scenario() -> None:
+        person = WebsocketCommunicator(application, CHAT, headers=ORIGIN)
+        await person.connect()
+        await person.send_json_to({"type": "hello", "token": started.token[::-1]})
+        assert (await person.receive_output(timeout=5))["type"] == "websocket.close"
+        junk = WebsocketCommunicator(application, CHAT, headers=ORIGIN)
+        await junk.connect()
+        await junk.send_to(text_data="[not json")
+        assert (await junk.receive_json_from(timeout=5))["type"] == "error"
+        await junk.send_json_to({"type": "message", "text": "no hello first"})
+        assert (await junk.receive_output(timeout=5))["type"] == "websocket.close"
+        console = WebsocketCommunicator(application, "/ws/helpline/console/", headers=ORIGIN)
+        connected, _ = await console.connect()
+        assert not connected
+        foreign = WebsocketCommunicator(application, CHAT,
+                                        headers=[(b"origin", b"http://evil.example")])
+        connected, _ = await foreign.connect()
+        assert not connected
+
+    async_to_sync(scenario)()
