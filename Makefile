@@ -21,8 +21,7 @@ install: $(STAMP)
 
 demo: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo_seed
-	$(PY) manage.py rundemo
+	$(PY) manage.py rundemo --seed
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

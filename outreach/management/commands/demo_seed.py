@@ -50,10 +50,15 @@ class Command(BaseCommand):
     help = "Create or refresh the demo organisations, logins, partner key and content."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        demo = self.seed()
+        self.print_credentials(demo)
+
+    def seed(self) -> dict[str, Any]:
+        """Seed everything and return the demo's objects, with the new key's secret."""
         with transaction.atomic():
             demo = self.seed_tenancy()
         self.seed_apps(demo)
-        self.print_credentials(demo)
+        return demo
 
     def seed_tenancy(self) -> dict[str, Any]:
         programme = organisation_ensure(slug="demo-programme", name="Demo Prevention Programme",
@@ -84,8 +89,16 @@ class Command(BaseCommand):
 
     def print_credentials(self, demo: dict[str, Any]) -> None:
         self.stdout.write(self.style.SUCCESS("\nDemo ready."))
-        self.stdout.write(f"  Admin login:       demo / {DEMO_PASSWORD}  (also manager, reviewer)")
-        self.stdout.write(f"  Partner API key:   {demo['partner_key']}")
-        self.stdout.write(" " * 21 + "(shown once; `make demo` issues a new one each run)")
-        self.stdout.write("  Try:  curl -H 'Authorization: Bearer <key>' "
-                          "'http://127.0.0.1:8000/api/v1/help-resources/?country=GB'")
+        for line in credential_lines(key=demo["partner_key"]):
+            self.stdout.write(line)
+
+
+def credential_lines(*, key: str, base: str = "http://127.0.0.1:8000") -> list[str]:
+    """What a newcomer needs to log in and call the API; tests follow every line."""
+    return [
+        f"  Admin login:       demo / {DEMO_PASSWORD}  (also manager, reviewer)",
+        f"  Partner API key:   {key}",
+        " " * 21 + "(shown once; `make demo` issues a new one each run)",
+        f"  Try:  curl -H 'Authorization: Bearer {key}' "
+        f"'{base}/api/v1/help-resources/?country=GB'",
+    ]

@@ -1,10 +1,13 @@
 """Run the whole demo on this machine: web server, Celery worker and beat, and a mail sink.
 
-Ctrl-C stops all of them.
+With --seed it seeds the demo first (as `demo_seed`) and prints the login, the new partner key
+and the addresses once the web server answers, after the workers' start-up banners, so the key
+does not scroll away. Ctrl-C stops all of them.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -14,6 +17,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from outreach.management.commands import demo_seed
 
 PROCESSES = {
     "mail": [sys.executable, "-m", "outreach.mailsink", "--port", "{mail_port}",
@@ -27,6 +32,28 @@ PROCESSES = {
 }
 
 
+STARTUP_GRACE_SECONDS = 3.0
+
+
+def summary_lines(*, port: int, mail_port: int, key: str | None = None) -> list[str]:
+    """The addresses (and, after --seed, the login and key), printed last. Tests follow each."""
+    base = f"http://127.0.0.1:{port}"
+    login = (demo_seed.credential_lines(key=key, base=base) if key else
+             ["  Admin login:       see the login printed by demo_seed"])
+    return [
+        "",
+        "Outreach demo is running:",
+        f"  Admin                {base}/admin/",
+        f"  Demo partner page    {base}/demo/partner/",
+        f"  API docs             {base}/api/docs/",
+        f"  Health               {base}/healthz",
+        f"  Mail sink            127.0.0.1:{mail_port}, kept in {settings.VAR_DIR}/mail/",
+        *login,
+        "Press Ctrl-C to stop everything.",
+        "",
+    ]
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -37,15 +64,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--mail-port", type=int, default=settings.EMAIL_PORT)
+        parser.add_argument("--seed", action="store_true",
+                            help="seed the demo first and print its login and a new partner key")
 
-    def handle(self, *args: Any, port: int, mail_port: int, **options: Any) -> None:
+    def handle(self, *args: Any, port: int, mail_port: int, seed: bool,
+               **options: Any) -> None:
+        key = None
+        if seed:
+            seeder = demo_seed.Command(stdout=self.stdout, stderr=self.stderr)
+            key = seeder.seed()["partner_key"]
         values = {"port": port, "mail_port": mail_port, "var": settings.VAR_DIR}
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "DEMO_PAGES": "1"}
         children = {
             name: subprocess.Popen([part.format(**values) for part in command], env=env)
             for name, command in PROCESSES.items()
         }
-        self.print_urls(port, mail_port)
+        self.wait_ready(port, children)
+        self.stdout.write("\n".join(summary_lines(port=port, mail_port=mail_port, key=key)))
         signal.signal(signal.SIGTERM, _interrupt)  # a plain `kill` stops the children too
         try:
             self.wait(children)
@@ -54,20 +89,21 @@ class Command(BaseCommand):
         finally:
             self.stop(children)
 
-    def print_urls(self, port: int, mail_port: int) -> None:
-        base = f"http://127.0.0.1:{port}"
-        lines = [
-            "",
-            "Outreach demo is starting:",
-            f"  Admin                {base}/admin/   (see the login printed above)",
-            f"  Demo partner page    {base}/demo/partner/",
-            f"  API docs             {base}/api/docs/",
-            f"  Health               {base}/healthz",
-            f"  Mail sink            127.0.0.1:{mail_port}, kept in {settings.VAR_DIR}/mail/",
-            "Press Ctrl-C to stop everything.",
-            "",
-        ]
-        self.stdout.write("\n".join(lines))
+    def wait_ready(self, port: int, children: dict[str, subprocess.Popen],
+                   timeout: float = 60) -> None:
+        """Until the web server answers (then a moment for the workers' banners)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and all(c.poll() is None for c in children.values()):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                connection.request("GET", "/healthz")
+                connection.getresponse().read()
+                time.sleep(STARTUP_GRACE_SECONDS)
+                return
+            except OSError:
+                time.sleep(0.5)
+            finally:
+                connection.close()
 
     def wait(self, children: dict[str, subprocess.Popen]) -> None:
         while True:
