@@ -115,9 +115,14 @@ def its_chart(report: CampaignReport) -> str | None:
         if on:
             axes.axvspan(i - 0.5, i + 0.5, color="#edae49", alpha=0.15, linewidth=0)
     if population.its is not None:
-        axes.plot(x, population.its.fitted, color="#1b6ca8", label="fitted")
-        axes.plot(x, population.its.counterfactual, "--", color="#d1495b",
-                  label="without campaign")
+        axes.plot(x, population.its.fitted, "-", color="#1b6ca8", linewidth=2,
+                  label="fitted (with the campaign)")
+        # Before the first flight the two lines coincide: the counterfactual is drawn only
+        # from there on, dashed and on top, so the gap between them is what the chart shows.
+        start = next((i for i, on in enumerate(population.campaign_on) if on), 0)
+        axes.plot(x[start:], population.its.counterfactual[start:], linestyle=(0, (5, 3)),
+                  color="#d1495b", linewidth=2, zorder=3,
+                  label="counterfactual (no campaign, dashed)")
     _date_ticks(axes, [d.isoformat() for d in population.days])
     axes.set_title("Interrupted time series (shaded: flights)", fontsize=10)
     axes.legend(fontsize=8, frameon=False)

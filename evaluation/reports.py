@@ -538,8 +538,11 @@ def _progress(report: CampaignReport, arms: list, comparator, counts: Counts,  #
     for row, arm in zip(report.arms, arms, strict=True):
         cell = row.subjects if basis == "subjects" else row.exposures
         fractions[arm.name] = None if cell.suppressed else _trials(arm.pk, counts, unit) / required
-    shown = [f for f in fractions.values() if f is not None]
-    if len(shown) < len(fractions):
+    # The holdout is sized by its own (smaller) weight and shows no message: measuring it
+    # against the per-arm target would keep progress low for the whole campaign.
+    counted = {arm.name for arm in arms if arm.kind != "holdout"} or set(fractions)
+    shown = [f for name, f in fractions.items() if name in counted and f is not None]
+    if len(shown) < len(counted):
         return ProgressView(required, basis, fractions, None, None)
     fraction = min(shown) if shown else 0.0
     return ProgressView(required, basis, fractions, fraction, fraction >= 1)

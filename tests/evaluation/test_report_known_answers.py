@@ -231,6 +231,23 @@ def test_progress_is_measured_against_the_planned_sample(prichard) -> None:  # t
     assert report.progress.complete is (required <= 65)
 
 
+def test_progress_leaves_the_holdout_out_of_the_per_arm_target(tenant) -> None:  # type: ignore[no-untyped-def]
+    campaign, arms = campaign_with_arms(tenant.organisation, {
+        "c": "comparator", "v": "variant", "h": "holdout"})
+    plan_create(campaign=campaign, actor=Actor.system(), hypothesis="Warnings deter.",
+                primary_outcome="help_click", comparator_kind="neutral_control",
+                comparator_rationale="The status quo.", unit_of_analysis="session",
+                baseline_rate=0.27, minimum_detectable_effect=0.15, mde_is_relative=False)
+    required = campaign.evaluation_plan.required_sample_per_arm
+    cell(campaign, arms["c"], exposures=required, help_click=required // 4)
+    cell(campaign, arms["v"], exposures=required, help_click=required // 3)
+    cell(campaign, arms["h"], exposures=required // 10, help_click=required // 40)
+    report = campaign_report(campaign=campaign, with_population=False)
+    assert report.progress.fraction == pytest.approx(1.0)
+    assert report.progress.complete is True
+    assert report.progress.fractions["h"] == pytest.approx((required // 10) / required)
+
+
 def test_a_day_unit_widens_rate_ratio_intervals_for_overdispersed_days(tenant) -> None:  # type: ignore[no-untyped-def]
     campaign, arms = campaign_with_arms(tenant.organisation, {"c": "comparator", "v": "variant"})
     counts = [20, 80, 15, 95, 30, 70, 25, 90]  # far more day-to-day spread than Poisson
