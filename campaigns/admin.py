@@ -66,6 +66,21 @@ BUTTONS: dict[str, list[tuple[str, str]]] = {
     CampaignStatus.RUNNING: [("pause", "Pause"), ("complete", "Complete")],
     CampaignStatus.PAUSED: [("resume", "Resume"), ("complete", "Complete")],
 }
+# What a programme manager does next, per status (shown on the list and the campaign page).
+NEXT_STEPS: dict[str, str] = {
+    CampaignStatus.DRAFT: "Clear the launch gate's list, then submit for review.",
+    CampaignStatus.IN_REVIEW: "A reviewer (not the author) approves or rejects it.",
+    CampaignStatus.APPROVED: "Schedule it: the launch gate runs once more.",
+    CampaignStatus.SCHEDULED: "It starts with its first flight (or press Start now).",
+    CampaignStatus.RUNNING: "Watch sending progress and the report; pause or complete it.",
+    CampaignStatus.PAUSED: "Resume it, or complete it.",
+    CampaignStatus.COMPLETED: "Nothing: read the evaluation report.",
+    CampaignStatus.CANCELLED: "Nothing: it will not run again.",
+}
+# Read-only pages show these instead of the raw JSON lists.
+LIST_DISPLAYS = {"channels": "channel_list", "countries": "country_list",
+                 "languages": "language_list", "namespace_offset": "namespace_offset_shown",
+                 "namespace_share": "namespace_share_shown"}
 CANCELLABLE = lifecycle.TRANSITIONS["cancel"][0]
 REVIEW_ACTIONS = {"approve", "reject"}
 SERVICES = {
@@ -115,6 +130,13 @@ def campaign_locked(campaign: Campaign | None) -> bool:
     return campaign is not None and campaign.status not in lifecycle.EDITABLE
 
 
+def plain_number(value: Decimal | None) -> str:
+    """30.0000 → 30, 2.5000 → 2.5 (the model stores four decimal places)."""
+    if value is None:
+        return "-"
+    return format(value.normalize(), "f")
+
+
 def codes_field(label: str, example: str) -> forms.CharField:
     return forms.CharField(label=label, required=False,
                            help_text=f"Comma-separated codes, e.g. {example}")
@@ -144,6 +166,11 @@ class ArmForm(forms.ModelForm):
     class Meta:
         model = Arm
         fields = ["name", "kind", "weight", "messages"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "weight" in self.fields:
+            self.initial["weight"] = plain_number(self.instance.weight)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -182,6 +209,18 @@ class ArmInline(LockedInlineMixin, admin.TabularInline):
     readonly_fields = ["share"]
     verbose_name_plural = ("Arms: variants, an active comparator and an optional holdout "
                            "(weights are relative; the holdout gets no message)")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if campaign_locked(obj):
+            return ["name", "kind", "weight_shown", "share", "messages"]
+        return self.fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*super().get_readonly_fields(request, obj), "weight_shown"]
+
+    @admin.display(description="weight")
+    def weight_shown(self, arm: Arm) -> str:
+        return plain_number(arm.weight)
 
     @admin.display(description="share")
     def share(self, arm: Arm) -> str:
@@ -256,6 +295,9 @@ class CampaignForm(forms.ModelForm):
         for name in ("countries", "languages"):
             if name in self.fields:
                 self.initial[name] = ", ".join(getattr(self.instance, name) or [])
+        for name in ("namespace_offset", "namespace_share"):
+            if name in self.fields and self.instance.pk:
+                self.initial[name] = plain_number(getattr(self.instance, name))
 
     def _codes(self, name: str, *, upper: bool) -> list[str]:
         raw = self.cleaned_data.get(name) or ""
@@ -298,17 +340,19 @@ class CampaignForm(forms.ModelForm):
 class CampaignAdmin(RoleAccess, OrganisationScopedAdmin):
     form = CampaignForm
     change_form_template = "admin/campaigns/campaign/change_form.html"
-    list_display = ["name", "status_badge", "priority", "channel_list", "country_list",
-                    "approved_by", "updated_at"]
+    list_display = ["name", "status_badge", "next_step", "channel_list", "country_list",
+                    "content_counts", "updated_at"]
     list_filter = ["status", "design"]
     search_fields = ["name", "referral_code"]
     inlines = [FlightInline, ArmInline, ScheduleInline]
     filter_horizontal = ["segments", "partners"]
-    readonly_fields = ["status_badge", "referral_code", "created_by", "submitted_by",
-                       "approved_by", "approved_at", "launch_gate"]
+    readonly_fields = ["status_badge", "next_step", "content_counts", "referral_code",
+                       "created_by", "submitted_by", "approved_by", "approved_at", "launch_gate",
+                       *LIST_DISPLAYS.values()]
     fieldsets = [
-        ("Status", {"fields": ["status_badge", "launch_gate", "referral_code", "created_by",
-                               "submitted_by", "approved_by", "approved_at"]}),
+        ("Status", {"fields": ["status_badge", "next_step", "content_counts", "launch_gate",
+                               "referral_code", "created_by", "submitted_by", "approved_by",
+                               "approved_at"]}),
         ("Campaign", {"fields": ["organisation", "name", "objective", "priority", "channels"]}),
         ("Audience", {"fields": ["countries", "languages", "segments", "partners"]}),
         ("Frequency cap (per person and channel, across all campaigns)",
@@ -327,13 +371,39 @@ class CampaignAdmin(RoleAccess, OrganisationScopedAdmin):
         return format_html('<strong style="color:{}">{}</strong>', colour,
                            campaign.get_status_display())
 
+    @admin.display(description="next step")
+    def next_step(self, campaign: Campaign) -> str:
+        return NEXT_STEPS.get(campaign.status, "")
+
+    @admin.display(description="content")
+    def content_counts(self, campaign: Campaign) -> str:
+        if campaign.pk is None:
+            return "-"
+        arms = list(campaign.arms.all())
+        messages_used = {m.pk for arm in arms for m in arm.messages.all()}
+        return (f"{len(arms)} arms, {len(messages_used)} messages, "
+                f"{len(campaign.flights.all())} flights, {len(campaign.schedules.all())} schedules")
+
     @admin.display(description="channels")
     def channel_list(self, campaign: Campaign) -> str:
-        return ", ".join(campaign.channels)
+        labels = dict(Channel.choices)
+        return ", ".join(str(labels.get(c, c)) for c in campaign.channels or []) or "-"
 
     @admin.display(description="countries")
     def country_list(self, campaign: Campaign) -> str:
-        return ", ".join(campaign.countries)
+        return ", ".join(campaign.countries or []) or "any"
+
+    @admin.display(description="languages")
+    def language_list(self, campaign: Campaign) -> str:
+        return ", ".join(campaign.languages or []) or "any"
+
+    @admin.display(description="namespace offset")
+    def namespace_offset_shown(self, campaign: Campaign) -> str:
+        return plain_number(campaign.namespace_offset)
+
+    @admin.display(description="namespace share")
+    def namespace_share_shown(self, campaign: Campaign) -> str:
+        return plain_number(campaign.namespace_share)
 
     @admin.display(description="launch gate")
     def launch_gate(self, campaign: Campaign) -> str:
@@ -350,19 +420,32 @@ class CampaignAdmin(RoleAccess, OrganisationScopedAdmin):
         return format_html('<ul style="color:#b00020;margin:0">{}</ul>',
                            format_html_join("", "<li>{}</li>", ((p,) for p in problems)))
 
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("arms__messages", "flights",
+                                                              "schedules")
+
     # -- editing --
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        if request.user.is_superuser:
-            return self.fieldsets
+        locked = campaign_locked(obj)
         # A member's campaigns always belong to their organisation (set on save).
-        return [(title, {**options, "fields": [f for f in options["fields"]
-                                               if f != "organisation"]})
+        hidden = set() if request.user.is_superuser else {"organisation"}
+
+        def shown(field: str) -> str:
+            return LIST_DISPLAYS.get(field, field) if locked else field
+
+        return [(title, {**options, "fields": [shown(f) for f in options["fields"]
+                                               if f not in hidden]})
                 for title, options in self.fieldsets]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A scheduled or running campaign is read-only: no Save buttons, only its transitions.
+        return super().has_change_permission(request, obj) and not campaign_locked(obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
         if campaign_locked(obj):
-            fields += [f for f in CampaignForm.Meta.fields if f not in fields]
+            fields += [f for f in CampaignForm.Meta.fields
+                       if f not in fields and f not in LIST_DISPLAYS]
         return fields
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False,

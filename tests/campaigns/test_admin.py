@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -244,3 +245,30 @@ def test_the_message_preview_shows_subject_html_text_and_sms_segments(built, ten
     assert "https://example.org/go/sample" in sample.context["preview"].text
     assert signed_in(tenant.manager).get("/admin/campaigns/message/preview-sample/") \
         .status_code == 200
+
+
+def test_a_running_campaign_reads_well_and_offers_no_save(built, tenant) -> None:
+    from campaigns import lifecycle
+
+    campaign = approve(built, tenant)
+    lifecycle.campaign_schedule(campaign=campaign, actor=Actor(user=tenant.manager))
+    lifecycle.campaign_start(campaign=campaign, actor=Actor(user=tenant.manager))
+    client = signed_in(tenant.manager)
+    page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/")
+    html = page.content.decode()
+    assert 'name="_save"' not in html and 'name="_continue"' not in html
+    assert 'name="transition-pause"' in html
+    assert '["' not in html.split('id="campaign-lifecycle"')[1]  # no raw JSON lists
+    assert not re.search(r'(value="|>)\d+\.0000', html)  # 30, not "30.0000"
+    assert "Watch sending progress" in html  # the next step
+    assert "arms," in html and "schedules" in html  # the content counts
+    listing = client.get("/admin/campaigns/campaign/").content.decode()
+    assert "Watch sending progress" in listing
+
+
+def test_a_draft_campaign_shows_weights_without_trailing_zeros(built, tenant) -> None:
+    page = signed_in(tenant.manager).get(f"/admin/campaigns/campaign/{built.campaign.pk}/change/")
+    html = page.content.decode()
+    assert 'name="_save"' in html
+    assert 'value="45"' in html
+    assert not re.search(r'(value="|>)\d+\.0000', html)
