@@ -1,44 +1,62 @@
 """Statistical disclosure control: the one gate every count leaving the system passes.
 
-Admin pages, API responses and CSV exports call ``disclose`` (tables) or ``disclose_count``
-(single figures) and show only what comes back. The aim is that no published figure lets
-anyone learn that a handful of identifiable people did something (saw a warning, called
-a helpline) in a given place, channel or week.
+Everything published (admin pages, API, CSV, charts, previews, progress) is built from a
+``Table``: the counts, the sums a reader knows them to obey, and every value *derived* from
+them (a rate, interval, p-value, flag, ratio), declared with the counts it is computed from.
+``Table.publish()`` decides what may be shown; callers show only what comes back.
 
-Rules, in order
----------------
-1. **True zeros are shown as 0.** Following common ONS practice, a zero is disclosed: it
-   says nobody did something, which identifies no one. Zeros are never rounded. They are
-   used as complementary suppressions only as a last resort (see 4).
-2. **Small cells** (1 to ``threshold - 1``, default 1-9) are suppressed and shown as
-   ``"<10"``. This is *primary* suppression and applies to totals as well as inner cells.
-3. **Rounding**: every other figure is rounded to the nearest ``rounding_base`` (default 5,
-   halves up), and never to 0, so a rounded figure cannot pass for a true zero. Totals are
-   computed from the exact inner values, then rounded; they are not sums of rounded cells.
-4. **Complementary (secondary) suppression.** The table is treated together with its
-   margins: each row with its row total, each column with its column total, and the row of
-   column totals with the grand total. A suppressed value is exactly derivable from the
-   published ones precisely when it is a "bridge" in the graph whose nodes are the lines
-   and whose edges are the suppressed cells (it lies on no cycle of suppressed cells). So:
+How to use it (helpline, learning and evaluation code alike)::
 
-   a. a line with exactly one suppressed value gets a second one: the smallest non-zero
-      unsuppressed inner cell of that line, or its total when no inner cell qualifies
-      (this is how a total comes to be suppressed: it would reveal a suppressed cell);
-   b. a suppressed value that still is a bridge (two separately protected blocks joined by
-      one cell) gets a cell suppressed that closes a cycle through it, smallest first;
-   c. both rules repeat until nothing changes (a fixed point). If no non-zero cell can
-      close a cycle, a zero is used; if even that fails, every non-zero value is suppressed.
+    from core.disclosure import Table
 
-   The choice is greedy (cheapest cell first), which is safe but not always minimal.
+    t = Table(policy)                                   # policy: DisclosurePolicy or None
+    for arm in arms:
+        t.count(("contacts", arm), contacts[arm], cost=exposures[arm])
+    t.total(("contacts", "all"), [("contacts", a) for a in arms], cost=1)  # a margin
+    for day in days:                                    # a second table sharing the margin
+        t.count(("day", day), daily[day])
+    t.sums_to(("contacts", "all"), [("day", d) for d in days])
+    t.derived("rate_a", stats.poisson_rate(contacts["a"], n["a"]),
+              depends_on=[("contacts", "a")])           # reveals its count exactly
+    t.derived("srm_flag", flag, depends_on=[...], reveals=False)  # a yes/no reveals little
+    shown = t.publish()
+    shown[("contacts", "a")]          # a DisclosedCell: value None + display "<10"/"[c]" if hidden
+    shown.value("rate_a")             # the derived value, or None when any count it uses is hidden
 
-   Complementary suppressions are shown as ``"[c]"`` (the ONS symbol for confidential).
+For one figure on its own, ``disclose_count(n)``; for a rows x columns table with its margins,
+``disclose(CountTable(...))`` (both are built on the same rules).
 
-The attacker model is worst case: rules 4a-4c hold even if the attacker knows the exact
-(unrounded) value of every published cell. Bounds are not protected beyond that: the
-attacker learns that a ``"<10"`` cell lies between 1 and 9, which the symbol already says.
+Rules, and what they guarantee
+------------------------------
+1. **Zeros** are shown as 0 (ONS practice: nobody did it identifies no one) and are never
+   used as complements, so a complementary mark always means "at least the threshold".
+2. **Small counts** (1 to ``threshold - 1``) are suppressed, shown as ``"<10"``: *primary*
+   suppression, margins included.
+3. **Rounding**: every other count is rounded to the nearest ``rounding_base`` (halves up,
+   never to 0); margins are rounded from exact values, never summed from rounded cells.
+4. **Derived values** are published only when every count they depend on is published;
+   otherwise they are None in every format. A derived value declared ``reveals=True`` (the
+   default: a rate, interval or test statistic can be inverted) is assumed to give its
+   counts away *exactly*; only yes/no flags or values computed from the published (rounded)
+   figures may say ``reveals=False``.
+5. **Complementary suppression by linear programming.** The reader is modelled as knowing
+   exactly what is published: a ``"<10"`` cell lies in 1..threshold-1, a ``"[c]"`` cell is
+   at least the threshold, a rounded figure lies within half a rounding base of its true
+   value, a figure behind a published ``reveals=True`` value is exact, a zero is zero, and
+   every declared sum holds. For each suppressed small count the interval it can take is
+   solved with ``scipy.optimize.linprog`` (HiGHS): minimum and maximum. The count is
+   protected when that interval still covers its *protection interval*, the whole range
+   1..threshold-1 (less only where the symbols alone already narrow it, e.g. two "<10"
+   cells summing to a "<10" margin): a reader doing arithmetic learns nothing about it
+   beyond what its own symbol says. Until every small count is protected, the count whose
+   suppression protects it at least cost is suppressed too ("[c]"); costs are the callers'
+   (default: the count itself, so little information is lost), which lets a report keep
+   the primary outcome of a large arm and hide an "all arms" margin instead.
 
-Derived statistics: a rate, proportion or interval computed from a suppressed cell must
-not be shown either. Callers check ``DisclosedCell.suppressed`` and hide the statistic.
+The LP is the continuous relaxation of the reader's integer problem: its interval can only
+be wider than the integer one, by less than one unit at each end, which is why the rule asks
+for the whole symbol range and not a part of it. Property tests attack generated tables with
+the same LP (tests/test_disclosure.py), and the report tests attack the published outputs.
 
 The policy can be switched off for internal testing (``enabled=False``), never in
 production: ``DisclosurePolicy.validate(production=True)`` raises ``ValueError``.
@@ -46,12 +64,21 @@ production: ``DisclosurePolicy.validate(production=True)`` raises ``ValueError``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linprog
 
 COMPLEMENTARY_SYMBOL = "[c]"
+SMALL = "small"
+COMPLEMENTARY = "complementary"
 
+Key = Hashable
 Position = tuple[int, int]
+_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -74,6 +101,351 @@ class DisclosurePolicy:
     @property
     def small_symbol(self) -> str:
         return f"<{self.threshold}"
+
+    def rounded(self, n: int) -> int:
+        """The published value of a count that is not suppressed (0 stays 0)."""
+        if n == 0:
+            return 0
+        base = self.rounding_base
+        return max(base, ((n + base // 2) // base) * base)  # halves up; never shown as 0
+
+    def rounding_interval(self, shown: int) -> tuple[int, int]:
+        """What a reader knows of a count published (rounded) as ``shown``."""
+        if shown == 0:
+            return 0, 0
+        low = shown - self.rounding_base // 2
+        return max(low, self.threshold, 1), low + self.rounding_base - 1
+
+
+@dataclass(frozen=True)
+class DisclosedCell:
+    """A publishable figure. ``value`` is None when suppressed; then hide rates and CIs."""
+
+    value: int | None
+    display: str
+    suppressed: bool
+    reason: str = ""  # "", "small" (primary) or "complementary" (secondary)
+
+
+# --- the table ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Relation:
+    total: Key
+    parts: tuple[Key, ...]
+    complete: bool  # total == sum(parts); else total >= sum(parts)
+
+
+@dataclass(frozen=True)
+class _Derived:
+    value: Any
+    depends_on: tuple[Key, ...]
+    reveals: bool
+
+
+@dataclass(frozen=True)
+class Published:
+    """What may leave the system: disclosed counts and the derived values that passed."""
+
+    cells: Mapping[Key, DisclosedCell]
+    derived: Mapping[Key, Any]
+    hidden_derived: frozenset[Key]
+    policy: DisclosurePolicy
+
+    def __getitem__(self, key: Key) -> DisclosedCell:
+        return self.cells[key]
+
+    def value(self, key: Key) -> Any:
+        """The derived value, or None when a count it depends on is suppressed."""
+        if key in self.hidden_derived:
+            return None
+        return self.derived[key]
+
+    def shown(self, key: Key) -> bool:
+        if key in self.cells:
+            return not self.cells[key].suppressed
+        return key not in self.hidden_derived
+
+    def suppressed_keys(self) -> set[Key]:
+        return {k for k, c in self.cells.items() if c.suppressed}
+
+
+class Table:
+    """Counts, the sums that link them and the values derived from them (module docstring)."""
+
+    def __init__(self, policy: DisclosurePolicy | None = None) -> None:
+        self.policy = policy or DisclosurePolicy()
+        self._values: dict[Key, int] = {}
+        self._costs: dict[Key, float] = {}
+        self._relations: list[_Relation] = []
+        self._derived: dict[Key, _Derived] = {}
+
+    # building ------------------------------------------------------------------------------
+
+    def count(self, key: Key, value: int, *, cost: float | None = None) -> Key:
+        """A published count. ``cost``: what hiding it loses (default: the count itself)."""
+        _check_count(value)
+        if key in self._values or key in self._derived:
+            raise ValueError(f"{key!r} is declared twice")
+        self._values[key] = int(value)
+        self._costs[key] = float(value if cost is None else cost)
+        return key
+
+    def total(self, key: Key, parts: Iterable[Key], *, cost: float | None = None) -> Key:
+        """A published margin: the sum of ``parts``, which the reader knows it is."""
+        parts = tuple(parts)
+        self.count(key, sum(self._values[p] for p in parts), cost=cost)
+        self._relations.append(_Relation(key, parts, True))
+        return key
+
+    def sums_to(self, total: Key, parts: Iterable[Key], *, complete: bool = True) -> None:
+        """Tell the reader's model that ``total`` is the sum of ``parts`` (another table's
+        breakdown of it); ``complete=False`` when the parts are only some of it (top reasons)."""
+        parts = tuple(parts)
+        exact = sum(self._values[p] for p in parts)
+        if (exact != self._values[total]) if complete else (exact > self._values[total]):
+            raise ValueError(f"the parts of {total!r} do not add up to it")
+        self._relations.append(_Relation(total, parts, complete))
+
+    def derived(self, key: Key, value: Any, *, depends_on: Iterable[Key],
+                reveals: bool = True) -> Key:
+        """A value computed from counts (or other derived values): shown only with them."""
+        if key in self._values or key in self._derived:
+            raise ValueError(f"{key!r} is declared twice")
+        depends = tuple(depends_on)
+        unknown = [d for d in depends if d not in self._values and d not in self._derived]
+        if unknown:
+            raise ValueError(f"{key!r} depends on undeclared {unknown!r}")
+        self._derived[key] = _Derived(value, depends, reveals)
+        return key
+
+    def exact(self, key: Key) -> int:
+        """The exact count (internal use: statistics are computed on exact counts)."""
+        return self._values[key]
+
+    # publishing ----------------------------------------------------------------------------
+
+    def publish(self) -> Published:
+        policy = self.policy
+        if not policy.enabled:
+            cells = {k: DisclosedCell(v, str(v), False) for k, v in self._values.items()}
+            return Published(cells, self._derived_values(), frozenset(), policy)
+        status = _Protector(self).protect()
+        cells = {k: _cell(v, status.get(k), policy) for k, v in self._values.items()}
+        hidden = frozenset(self._hidden_derived(status))
+        return Published(cells, self._derived_values(), hidden, policy)
+
+    def _derived_values(self) -> dict[Key, Any]:
+        return {k: d.value for k, d in self._derived.items()}
+
+    def _counts_behind(self, key: Key, seen: set[Key] | None = None) -> set[Key]:
+        seen = set() if seen is None else seen
+        counts: set[Key] = set()
+        for dep in self._derived[key].depends_on:
+            if dep in self._values:
+                counts.add(dep)
+            elif dep not in seen:
+                seen.add(dep)
+                counts |= self._counts_behind(dep, seen)
+        return counts
+
+    def _hidden_derived(self, status: Mapping[Key, str]) -> set[Key]:
+        return {k for k in self._derived if any(c in status for c in self._counts_behind(k))}
+
+    def _revealed_exactly(self, status: Mapping[Key, str]) -> set[Key]:
+        """Counts a published ``reveals=True`` derived value gives away exactly."""
+        revealed: set[Key] = set()
+        for key, derived in self._derived.items():
+            behind = self._counts_behind(key)
+            if derived.reveals and not any(c in status for c in behind):
+                revealed |= behind
+        return revealed
+
+
+def _cell(value: int, reason: str | None, policy: DisclosurePolicy) -> DisclosedCell:
+    if reason == SMALL:
+        return DisclosedCell(None, policy.small_symbol, True, reason)
+    if reason == COMPLEMENTARY:
+        return DisclosedCell(None, COMPLEMENTARY_SYMBOL, True, reason)
+    rounded = policy.rounded(value)
+    return DisclosedCell(rounded, f"{rounded:,}", False)
+
+
+# --- the reader's linear programme and the choice of complements -------------------------
+
+
+class _Protector:
+    """Primary suppression, then complements until the LP attacker is held off."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.policy = table.policy
+        self.values = table._values
+        self.keys = list(self.values)
+        self.index = {k: i for i, k in enumerate(self.keys)}
+        self.components = _components(self.keys, table._relations)
+        self.related = _neighbours(table._relations)
+        self._baselines: dict[Key, tuple[float, float]] = {}
+
+    def protect(self) -> dict[Key, str]:
+        t = self.policy.threshold
+        status = {k: SMALL for k, v in self.values.items() if 0 < v < t}
+        sensitive = sorted(status, key=lambda k: self.index[k])
+        while True:
+            exact = self.table._revealed_exactly(status)
+            unprotected = next((k for k in sensitive if not self._protected(k, status, exact)),
+                               None)
+            if unprotected is None:
+                return status
+            choice = self._complement_for(unprotected, status)
+            if choice is None:  # nothing single helps: hide the whole component
+                for k in self.components[unprotected]:
+                    if self.values[k] > 0 and k not in status:
+                        status[k] = COMPLEMENTARY
+            else:
+                status[choice] = COMPLEMENTARY
+
+    # checks ---------------------------------------------------------------------------------
+
+    def _protected(self, key: Key, status: Mapping[Key, str], exact: set[Key]) -> bool:
+        """Whether the reader's interval for ``key`` is the whole protection interval.
+
+        The interval always lies inside the baseline one (every non-zero count hidden,
+        itself inside 1..threshold-1), so comparing widths is enough."""
+        width = self.width(key, status, exact)
+        if width >= self.policy.threshold - 2 - _TOLERANCE:
+            return True
+        if key not in self._baselines:
+            everything = {k: (SMALL if 0 < v < self.policy.threshold else COMPLEMENTARY)
+                          for k, v in self.values.items() if v > 0}
+            self._baselines[key] = self.width(key, everything, set())
+        return width >= self._baselines[key] - _TOLERANCE
+
+    def _complement_for(self, key: Key, status: dict[Key, str]) -> Key | None:
+        """The count to hide next for ``key``, cheapest first: one that protects it; else one
+        that widens its interval most; else one that pairs up a line (a sum) with a single
+        suppression in it, as classic suppression does; else any. None: nothing left."""
+        candidates = [k for k in self.components[key] if self.values[k] > 0 and k not in status]
+        candidates.sort(key=lambda k: (self.table._costs[k], self.index[k]))
+        near = self.related.get(key, set())
+        close = [k for k in candidates if k in near]
+        choice = self._best_of(key, status, close)
+        if choice is None:
+            choice = self._pairing(key, status, candidates)
+        if choice is None:
+            choice = self._best_of(key, status, [k for k in candidates if k not in near])
+        return choice if choice is not None else next(iter(candidates), None)
+
+    def _best_of(self, key: Key, status: dict[Key, str], candidates: list[Key]) -> Key | None:
+        before = self.width(key, status, self.table._revealed_exactly(status))
+        best: tuple[float, Key] | None = None
+        for candidate in candidates:
+            trial = {**status, candidate: COMPLEMENTARY}
+            exact = self.table._revealed_exactly(trial)
+            if self._protected(key, trial, exact):
+                return candidate
+            gain = self.width(key, trial, exact) - before
+            if gain > _TOLERANCE and (best is None or gain > best[0] + _TOLERANCE):
+                best = (gain, candidate)
+        return None if best is None else best[1]
+
+    def _pairing(self, key: Key, status: dict[Key, str], candidates: list[Key]) -> Key | None:
+        lone = [r for r in self.table._relations
+                if sum(m in status for m in (r.total, *r.parts)) == 1
+                and r.total in self.components[key]]
+        lone.sort(key=lambda r: key not in (r.total, *r.parts))
+        for relation in lone:
+            members = {relation.total, *relation.parts}
+            for candidate in candidates:  # already cheapest first
+                if candidate in members:
+                    return candidate
+        return None
+
+    # the LP ---------------------------------------------------------------------------------
+
+    def bounds(self, key: Key, status: Mapping[Key, str], exact: set[Key]
+               ) -> tuple[float, float | None]:
+        value, policy = self.values[key], self.policy
+        reason = status.get(key)
+        if reason == SMALL:
+            return 1, policy.threshold - 1
+        if reason == COMPLEMENTARY:
+            return policy.threshold, None
+        if key in exact or value == 0:
+            return value, value
+        return policy.rounding_interval(policy.rounded(value))
+
+    def width(self, key: Key, status: Mapping[Key, str], exact: set[Key]) -> float:
+        """How wide an interval the reader can narrow ``key`` to (continuous relaxation).
+
+        One LP over two independent copies of the reader's system, maximising the copies'
+        difference in ``key``: max - min in one solve, half the calls of two."""
+        members = self.components[key]
+        size = len(members)
+        if size == 1:  # a figure no sum links to anything: its own symbol is all there is
+            low, high = self.bounds(key, status, exact)
+            return math.inf if high is None else high - low
+        local = {k: i for i, k in enumerate(members)}
+        bounds = [self.bounds(k, status, exact) for k in members]
+        equal, upper = [], []
+        for relation in self.table._relations:
+            if relation.total not in local:
+                continue
+            row = np.zeros(size)
+            row[local[relation.total]] = -1.0
+            for part in relation.parts:
+                row[local[part]] += 1.0
+            (equal if relation.complete else upper).append(row)
+        objective = np.zeros(2 * size)
+        objective[local[key]], objective[size + local[key]] = -1.0, 1.0
+        result = linprog(
+            objective, A_ub=_doubled(upper, size), b_ub=np.zeros(2 * len(upper)) if upper
+            else None, A_eq=_doubled(equal, size), b_eq=np.zeros(2 * len(equal)) if equal
+            else None, bounds=bounds + bounds, method="highs")
+        if result.status == 3:  # unbounded
+            return math.inf
+        if result.status != 0:  # infeasible cannot happen with the true values; be safe
+            return 0.0
+        return -float(result.fun)
+
+
+def _doubled(rows: list[np.ndarray], size: int) -> np.ndarray | None:
+    if not rows:
+        return None
+    block = np.array(rows)
+    zeros = np.zeros_like(block)
+    return np.vstack([np.hstack([block, zeros]), np.hstack([zeros, block])])
+
+
+def _components(keys: list[Key], relations: list[_Relation]) -> dict[Key, list[Key]]:
+    parent = {k: k for k in keys}
+
+    def root(k: Key) -> Key:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for relation in relations:
+        for part in relation.parts:
+            parent[root(part)] = root(relation.total)
+    groups: dict[Key, list[Key]] = {}
+    for k in keys:
+        groups.setdefault(root(k), []).append(k)
+    return {k: groups[root(k)] for k in keys}
+
+
+def _neighbours(relations: list[_Relation]) -> dict[Key, set[Key]]:
+    near: dict[Key, set[Key]] = {}
+    for relation in relations:
+        members = {relation.total, *relation.parts}
+        for k in members:
+            near.setdefault(k, set()).update(members - {k})
+    return near
+
+
+# --- the single-figure and rows x columns forms -------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -101,16 +473,6 @@ class CountTable:
 
 
 @dataclass(frozen=True)
-class DisclosedCell:
-    """A publishable figure. ``value`` is None when suppressed; then hide rates and CIs."""
-
-    value: int | None
-    display: str
-    suppressed: bool
-    reason: str = ""  # "", "small" (primary) or "complementary" (secondary)
-
-
-@dataclass(frozen=True)
 class DisclosedTable:
     row_labels: tuple[str, ...]
     column_labels: tuple[str, ...]
@@ -135,184 +497,61 @@ class DisclosedTable:
 
 
 def disclose_count(n: int, policy: DisclosurePolicy | None = None) -> DisclosedCell:
-    """Disclosure control for one figure: 0 stays 0, 1..threshold-1 suppressed, else rounded."""
-    policy = policy or DisclosurePolicy()
-    _check_count(n)
-    if not policy.enabled:
-        return DisclosedCell(n, str(n), False)
-    if 0 < n < policy.threshold:
-        return DisclosedCell(None, policy.small_symbol, True, "small")
-    return _published(n, policy)
+    """Disclosure control for one figure: 0 stays 0, 1..threshold-1 suppressed, else rounded.
+
+    Only for a figure that no published sum or derived value links to others; otherwise
+    build a ``Table``."""
+    table = Table(policy)
+    table.count("n", n)
+    return table.publish()["n"]
 
 
-def disclose(table: CountTable, *, policy: DisclosurePolicy | None = None) -> DisclosedTable:
-    """Suppress, round and protect a whole table and its totals (see the module docstring)."""
+def grid_table(values: Sequence[Sequence[int]], policy: DisclosurePolicy | None = None, *,
+               costs: Sequence[Sequence[float]] | None = None,
+               exact_published: bool = False) -> Table:
+    """A ``Table`` of a grid with its row totals, column totals and grand total, keyed by
+    (i, j) positions: the last row and the last column are the margins.
+
+    ``exact_published``: something published beside each figure (a rate, an interval)
+    gives it away exactly, so the reader is assumed to know every published figure."""
+    rows, columns = len(values), len(values[0]) if values else 0
+    table = Table(policy)
+    for i in range(rows):
+        for j in range(columns):
+            table.count((i, j), values[i][j], cost=None if costs is None else costs[i][j])
+        table.total((i, columns), [(i, j) for j in range(columns)])
+    for j in range(columns + 1):
+        table.total((rows, j), [(i, j) for i in range(rows)])
+    if exact_published:
+        for key in list(table._values):
+            table.derived(("exact", key), None, depends_on=[key])
+    return table
+
+
+def disclose(table: CountTable, *, policy: DisclosurePolicy | None = None,
+             exact_published: bool = False) -> DisclosedTable:
+    """Suppress, round and protect a whole table and its totals (see the module docstring).
+
+    ``exact_published``: estimates published beside the figures reveal them exactly."""
     policy = policy or DisclosurePolicy()
-    grid = _with_margins(table.values, len(table.column_labels))
-    suppressed = suppression_pattern(grid, policy) if policy.enabled else {}
-    shown = [
-        [_cell(value, suppressed.get((i, j)), policy) for j, value in enumerate(row)]
-        for i, row in enumerate(grid)
-    ]
+    rows, columns = len(table.row_labels), len(table.column_labels)
+    shown = grid_table(table.values, policy, exact_published=exact_published).publish()
     return DisclosedTable(
         row_labels=table.row_labels,
         column_labels=table.column_labels,
-        cells=tuple(tuple(row[:-1]) for row in shown[:-1]),
-        row_totals=tuple(row[-1] for row in shown[:-1]),
-        column_totals=tuple(shown[-1][:-1]),
-        grand_total=shown[-1][-1],
+        cells=tuple(tuple(shown[(i, j)] for j in range(columns)) for i in range(rows)),
+        row_totals=tuple(shown[(i, columns)] for i in range(rows)),
+        column_totals=tuple(shown[(rows, j)] for j in range(columns)),
+        grand_total=shown[(rows, columns)],
         policy=policy,
     )
 
 
 def suppression_pattern(grid: list[list[int]], policy: DisclosurePolicy) -> dict[Position, str]:
     """Suppressed positions of a table *with margins* (last row and column are totals)."""
-    suppressed = {
-        (i, j): "small"
-        for i, row in enumerate(grid)
-        for j, value in enumerate(row)
-        if 0 < value < policy.threshold
-    }
-    while _protect_lines(grid, suppressed) or _protect_bridges(grid, suppressed):
-        pass
-    return suppressed
-
-
-def _with_margins(values: Sequence[Sequence[int]], columns: int) -> list[list[int]]:
-    rows = [[*row, sum(row)] for row in values]
-    totals = [sum(row[j] for row in rows) for j in range(columns + 1)]
-    return [*rows, totals]
-
-
-def _cell(value: int, reason: str | None, policy: DisclosurePolicy) -> DisclosedCell:
-    if not policy.enabled:
-        return DisclosedCell(value, str(value), False)
-    if reason == "small":
-        return DisclosedCell(None, policy.small_symbol, True, reason)
-    if reason == "complementary":
-        return DisclosedCell(None, COMPLEMENTARY_SYMBOL, True, reason)
-    return _published(value, policy)
-
-
-def _published(n: int, policy: DisclosurePolicy) -> DisclosedCell:
-    if n == 0:
-        return DisclosedCell(0, "0", False)
-    base = policy.rounding_base
-    rounded = max(base, ((n + base // 2) // base) * base)  # halves up; never shown as 0
-    return DisclosedCell(rounded, f"{rounded:,}", False)
-
-
-# --- complementary suppression ----------------------------------------------------------
-
-def _lines(grid: list[list[int]]) -> Iterable[list[Position]]:
-    rows, columns = len(grid), len(grid[0])
-    for i in range(rows):
-        yield [(i, j) for j in range(columns)]
-    for j in range(columns):
-        yield [(i, j) for i in range(rows)]
-
-
-def _protect_lines(grid: list[list[int]], suppressed: dict[Position, str]) -> bool:
-    """Rule 4a: give every line with a single suppressed value a second one."""
-    changed = False
-    for line in _lines(grid):
-        if sum(p in suppressed for p in line) != 1:
-            continue
-        choice = _cheapest(grid, suppressed, line)
-        if choice is not None:
-            suppressed[choice] = "complementary"
-            changed = True
-    return changed
-
-
-def _protect_bridges(grid: list[list[int]], suppressed: dict[Position, str]) -> bool:
-    """Rule 4b: close a cycle through any suppressed value that is still derivable."""
-    for bridge in _bridges(suppressed):
-        side_a, side_b = _sides(suppressed, bridge)
-        candidates = [
-            (i, j)
-            for i in range(len(grid))
-            for j in range(len(grid[0]))
-            if (("r", i) in side_a and ("c", j) in side_b)
-            or (("r", i) in side_b and ("c", j) in side_a)
-        ]
-        choice = _cheapest(grid, suppressed, candidates, allow_zero=True)
-        if choice is None:
-            _suppress_everything(grid, suppressed)
-        else:
-            suppressed[choice] = "complementary"
-        return True
-    return False
-
-
-def _cheapest(
-    grid: list[list[int]],
-    suppressed: dict[Position, str],
-    positions: Iterable[Position],
-    *,
-    allow_zero: bool = False,
-) -> Position | None:
-    """The cell that costs least to suppress.
-
-    Non-zero before zero (a zero can only move up, so it protects one side only), inner
-    cells before totals, cells that also pair up another singly-suppressed line, smallest.
-    """
-    last_row, last_column = len(grid) - 1, len(grid[0]) - 1
-    row_counts = [sum((i, j) in suppressed for j in range(last_column + 1)) for i in range(
-        last_row + 1)]
-    column_counts = [sum((i, j) in suppressed for i in range(last_row + 1)) for j in range(
-        last_column + 1)]
-
-    def cost(p: Position) -> tuple[bool, bool, int, int]:
-        value = grid[p[0]][p[1]]
-        pairs = (row_counts[p[0]] == 1) + (column_counts[p[1]] == 1)
-        return value == 0, p[0] == last_row or p[1] == last_column, -pairs, value
-
-    options = [
-        p for p in positions
-        if p not in suppressed and (allow_zero or grid[p[0]][p[1]] > 0)
-    ]
-    return min(options, key=cost, default=None)
-
-
-def _suppress_everything(grid: list[list[int]], suppressed: dict[Position, str]) -> None:
-    for i, row in enumerate(grid):
-        for j, value in enumerate(row):
-            if value > 0 and (i, j) not in suppressed:
-                suppressed[(i, j)] = "complementary"
-
-
-Node = tuple[str, int]
-
-
-def _graph(edges: Iterable[Position]) -> dict[Node, set[Node]]:
-    graph: dict[Node, set[Node]] = {}
-    for i, j in edges:
-        graph.setdefault(("r", i), set()).add(("c", j))
-        graph.setdefault(("c", j), set()).add(("r", i))
-    return graph
-
-
-def _reachable(graph: dict[Node, set[Node]], start: Node) -> set[Node]:
-    seen, stack = {start}, [start]
-    while stack:
-        for neighbour in graph.get(stack.pop(), ()):
-            if neighbour not in seen:
-                seen.add(neighbour)
-                stack.append(neighbour)
-    return seen
-
-
-def _sides(suppressed: dict[Position, str], bridge: Position) -> tuple[set[Node], set[Node]]:
-    graph = _graph(p for p in suppressed if p != bridge)
-    return _reachable(graph, ("r", bridge[0])), _reachable(graph, ("c", bridge[1]))
-
-
-def _bridges(suppressed: dict[Position, str]) -> list[Position]:
-    """Suppressed cells on no cycle of suppressed cells: exactly derivable from the rest."""
-    # Tables are small (arms x outcomes, countries x channels), so the simple O(E^2)
-    # check is clearer than Tarjan's algorithm and fast enough.
-    return [p for p in sorted(suppressed) if ("c", p[1]) not in _sides(suppressed, p)[0]]
+    inner = [row[:-1] for row in grid[:-1]]
+    shown = grid_table(inner, policy).publish()
+    return {k: c.reason for k, c in shown.cells.items() if c.suppressed}  # type: ignore[misc]
 
 
 def _check_count(value: int) -> None:

@@ -338,15 +338,18 @@ def _arm_rows(arms: list, counts: Counts, kinds: tuple[str, ...], unit: str,  # 
     if not arms:
         return [], None
     labels = tuple(a.name for a in arms)
+    # Rates and intervals beside each arm give its counts away exactly (see core.disclosure).
     exposures = disclose(CountTable(labels, ("exposures",), [
-        [counts.by_arm.get(a.pk, {}).get("exposures", 0)] for a in arms]), policy=policy)
+        [counts.by_arm.get(a.pk, {}).get("exposures", 0)] for a in arms]), policy=policy,
+        exact_published=True)
     subjects = disclose(CountTable(labels, ("subjects",), [
         [counts.subjects[a.pk].unique_subjects if a.pk in counts.subjects else 0]
-        for a in arms]), policy=policy)
+        for a in arms]), policy=policy, exact_published=True)
     # One table per outcome kind: kinds are never summed in any output, so only the
     # "all arms" total of each kind can be used to work back to a hidden cell.
     outcomes = {k: disclose(CountTable(labels, (k,), [
-        [counts.by_arm.get(a.pk, {}).get(k, 0)] for a in arms]), policy=policy) for k in kinds}
+        [counts.by_arm.get(a.pk, {}).get(k, 0)] for a in arms]), policy=policy,
+        exact_published=True) for k in kinds}
     rows = []
     for i, arm in enumerate(arms):
         exposed = exposures.cells[i][0]
