@@ -15,7 +15,6 @@ from core.disclosure import (
     disclose_count,
 )
 
-
 # Rounding to 5 already hides a small cell beside rounded margins (the reader knows each
 # rounded figure only to +-2), so the structural tests of complementary suppression use an
 # unrounded policy: the reader then knows every published figure exactly, the old worst case.
