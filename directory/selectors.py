@@ -148,6 +148,41 @@ def help_resources_for(*, organisation: Organisation, country: str | None,
     return sorted(results, key=_signposting_order)
 
 
+def help_resource_linkable(*, organisation: Organisation, resource_id: int,
+                           at: datetime) -> HelpResource | None:
+    """The resource a signed help link may lead to: visible to `organisation`, displayable,
+    confirmed (not stale) at `at`, with a web address. None otherwise."""
+    resource = (HelpResource.objects.displayable()
+                .filter(pk=resource_id, organisation_id__in=programmes_visible_to(organisation))
+                .exclude(url__isnull=True).exclude(url="").first())
+    if resource is None:
+        return None
+    window = stale_windows([resource.organisation_id])[resource.organisation_id]
+    status = resource.verification_status(now=at, stale_after_days=window)
+    return resource if status == VerificationStatus.CONFIRMED else None
+
+
+def help_resources_worldwide(*, at: datetime, limit: int = 8) -> list[HelpResource]:
+    """Confirmed online services open worldwide (countries ["*"]), one per slug, by name.
+
+    For a page whose programme is unknown (a link we cannot trust): only services anyone
+    anywhere can use, each with a web address.
+    """
+    candidates = list(HelpResource.objects.displayable().exclude(url__isnull=True)
+                      .exclude(url="").filter(confirmed_at__isnull=False)
+                      .order_by("organisation_id", "name")[:500])
+    windows = stale_windows({r.organisation_id for r in candidates})
+    chosen: dict[str, HelpResource] = {}
+    for resource in candidates:
+        if resource.countries != ["*"] or resource.slug in chosen:
+            continue
+        status = resource.verification_status(
+            now=at, stale_after_days=windows[resource.organisation_id])
+        if status == VerificationStatus.CONFIRMED:
+            chosen[resource.slug] = resource
+    return sorted(chosen.values(), key=lambda r: r.name.casefold())[:limit]
+
+
 def annotate_for_output(resources: list[HelpResource], *, organisation: Organisation,
                         at: datetime | None = None) -> list[HelpResource]:
     """Set open_now and verification on resources read outside help_resources_for."""

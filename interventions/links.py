@@ -21,6 +21,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -28,6 +29,9 @@ from django.core import signing
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.http import urlencode
+
+from directory.selectors import help_resource_linkable
+from organisations.models import Organisation
 
 SALT = "outreach.go"
 # Long enough for a person to come back to a warning they saw; a leaked link dies eventually.
@@ -52,6 +56,20 @@ class BadLink(Exception):
         super().__init__(reason)
         self.reason = reason
         self.target = target
+
+
+def link_destination(*, organisation: Organisation, target: LinkTarget,
+                     at: datetime) -> str | None:
+    """Where a click on a signed link may go: the allow-list of help URLs is the directory.
+
+    The token names a resource by id only; the URL is read here from the directory, and only
+    for a resource visible to the exposure's organisation that is confirmed (not stale) and
+    has a web address. None: the link leads nowhere (withdrawn, unconfirmed, another
+    organisation's). No other code turns a link into a redirect target.
+    """
+    resource = help_resource_linkable(organisation=organisation,
+                                      resource_id=target.resource_id, at=at)
+    return resource.url if resource is not None else None
 
 
 def max_age() -> int:

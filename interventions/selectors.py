@@ -22,12 +22,13 @@ from django.db import connection
 from django.db.models import Q
 
 from campaigns.models import Campaign
+from campaigns.selectors import messages_for_arm, running_campaigns_for_partner
 from evaluation.models import Exposure
-from interventions import ports
 from interventions.memo import Memo
 from organisations.models import Organisation, Partnership
 from organisations.selectors import programmes_visible_to
 from segments.models import SegmentStatus
+from segments.targeting import rule_parse
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +58,8 @@ class CampaignEntry:
     def message_for(self, *, arm: Any, channel: str, language_chain: tuple[str, ...]) -> Any:
         key = (arm.pk, channel, language_chain)
         if key not in self.messages:
-            self.messages[key] = ports.message_for_arm(arm=arm, channel=channel,
-                                                       language_chain=language_chain)
+            self.messages[key] = messages_for_arm(arm=arm, channel=channel,
+                                                  language_chain=language_chain)
         return self.messages[key]
 
 
@@ -101,7 +102,7 @@ def partner_triggers(*, partner: Organisation) -> frozenset[str]:
 
 
 def _snapshot_load(*, partner: Organisation, at: datetime) -> PartnerSnapshot:
-    campaigns = ports.running_campaigns_for_partner(partner=partner, at=at)
+    campaigns = running_campaigns_for_partner(partner=partner, at=at)
     entries = [_campaign_entry(campaign) for campaign in campaigns]
     return PartnerSnapshot(triggers=partner_triggers(partner=partner), campaigns=entries)
 
@@ -123,7 +124,7 @@ def segment_rule_cached(segment: Any) -> Any | None:
     if key in _rules:
         return _rules[key]
     try:
-        rule = ports.segment_rule(segment)
+        rule = rule_parse(segment.rule, organisation=segment.organisation)
     except Exception:  # a rule that does not parse matches nobody; the segment app reports it
         logger.warning("segment %s has a rule that does not parse; it matches nobody",
                        segment.pk)

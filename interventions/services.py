@@ -17,16 +17,22 @@ from typing import Any
 
 from django.utils import timezone
 
+from campaigns.assignment import assign_arm
 from campaigns.models import Arm, ArmKind, Campaign
-from campaigns.rendering import RenderError
+from campaigns.rendering import (
+    RenderContext,
+    RenderError,
+    legal_notice_as_context,
+    render_message,
+)
 from core.errors import InvalidInput
 from core.locales import language_chain
 from core.pseudonyms import Pseudonym, pseudonymise
 from core.vocabulary import Channel
+from directory.selectors import help_resources_for, legal_notice_for
 from evaluation.models import Exposure, ExposureSource, Outcome
 from evaluation.services import ExposureCap, exposure_insert_unless_capped, exposure_row
-from interventions import ports
-from interventions.links import LinkTarget, link_url
+from interventions.links import LinkTarget, link_destination, link_url
 from interventions.locales import normalise_country, normalise_language
 from interventions.memo import Memo
 from interventions.sanitise import clean_html
@@ -116,7 +122,7 @@ def intervention_request(*, partner: Organisation, context: InterventionContext,
         matched, segment = _campaign_matches(entry, facts, country=country, at=at)
         if not matched:
             continue
-        arm = ports.assign_arm(campaign=entry.campaign, subject=subject, at=at)
+        arm = assign_arm(campaign=entry.campaign, subject=subject, at=at)
         if arm is not None:
             return _answer(partner=partner, entry=entry, arm=arm, segment=segment,
                            subject=subject, context=context, country=country,
@@ -244,7 +250,7 @@ def _help_resources(*, campaign: Campaign, country: str, language: str, stage: s
                     at: datetime) -> list[Any]:
     base = language.split("-")[0]
     key = ("resources", campaign.organisation_id, country, base, stage)
-    resources = _cached(key, lambda: ports.help_resources_for(
+    resources = _cached(key, lambda: help_resources_for(
         organisation=campaign.organisation, country=country, language=base, audience=stage,
         at=at))
     rank = {True: 0, None: 1, False: 2}
@@ -263,8 +269,8 @@ class _ResourceView:
 
 def _legal_notice(*, campaign: Campaign, country: str) -> dict | None:
     key = ("notice", campaign.organisation_id, country)
-    return _cached(key, lambda: ports.legal_notice_as_context(
-        ports.legal_notice_for(organisation=campaign.organisation, jurisdiction=country)))
+    return _cached(key, lambda: legal_notice_as_context(
+        legal_notice_for(organisation=campaign.organisation, jurisdiction=country)))
 
 
 def _help_link(view: _ResourceView, *, exposure_id: uuid.UUID, at: datetime) -> HelpLink:
@@ -323,12 +329,12 @@ def _render_parts(*, campaign: Campaign, message: Any, links: tuple[HelpLink, ..
                   notice: dict | None, country: str, url_of: Any) -> tuple[str, str, str]:
     items = [{"name": link.name, "phone": link.phone or "", "url": url_of(link),
               "open_now": bool(link.open_now), "kind": link.kind} for link in links]
-    context = ports.RenderContext(
+    context = RenderContext(
         help_resources=items, legal_notice=notice,
         help_link=next((item["url"] for item in items if item["url"]), ""), opt_out_link="",
         referral_code=campaign.referral_code, organisation_name=campaign.organisation.name,
         language=message.language, country=country)
-    rendered = ports.render_message(message=message, context=context)
+    rendered = render_message(message=message, context=context)
     return rendered.subject, rendered.text, clean_html(rendered.html)
 
 
@@ -346,17 +352,16 @@ def help_click_record(*, target: LinkTarget, count: bool, at: datetime | None = 
                 .filter(pk=target.exposure_id).first())
     if exposure is None:
         return None
-    resource = ports.help_resource_for_link(organisation=exposure.organisation,
-                                            resource_id=target.resource_id, at=at)
-    if resource is None:
+    url = link_destination(organisation=exposure.organisation, target=target, at=at)
+    if url is None:
         return None
     if count:
         Outcome.objects.bulk_create([Outcome(
             organisation_id=exposure.organisation_id, reported_by_id=exposure.organisation_id,
             exposure=exposure, campaign_id=exposure.campaign_id, kind="help_click",
-            idempotency_key=f"click:{exposure.pk}:{resource.pk}", occurred_at=at,
+            idempotency_key=f"click:{exposure.pk}:{target.resource_id}", occurred_at=at,
             recorded_at=at)], ignore_conflicts=True)
-    return resource.url
+    return url
 
 
 def expired_link_resources(*, target: LinkTarget, at: datetime | None = None) -> list[Any]:
@@ -366,7 +371,7 @@ def expired_link_resources(*, target: LinkTarget, at: datetime | None = None) ->
                 .filter(pk=target.exposure_id).first())
     if exposure is None or not exposure.country:
         return []
-    return ports.help_resources_for(
+    return help_resources_for(
         organisation=exposure.organisation, country=exposure.country,
         language=(exposure.language or "en").split("-")[0],
         audience=getattr(exposure.segment, "stage", None), at=at)

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError
-from interventions import ports
+from directory.selectors import help_resources_worldwide
 from interventions.links import BadLink, is_prefetch_or_preview, link_target, with_via
 from interventions.selectors import demo_partners
 from interventions.services import (
@@ -75,7 +75,7 @@ def _bad_link(request: HttpRequest, error: BadLink, *, now) -> HttpResponse:  # 
         if resources:
             return _help_page(request, resources=resources, reason=error.reason, status=400,
                               with_phones=True)
-    return _help_page(request, resources=ports.global_help_resources(at=now),
+    return _help_page(request, resources=help_resources_worldwide(at=now),
                       reason=error.reason, status=400, with_phones=False)
 
 
