@@ -27,7 +27,7 @@ from campaigns.models import Campaign, CampaignStatus, Schedule
 from campaigns.schedules import schedule_next_fire
 from core.errors import Conflict, Forbidden, InvalidInput
 from evaluation.services import plan_lock_for_campaign
-from organisations.models import Membership, Role
+from organisations.review import four_eyes_refusal
 from organisations.services import Actor, audit_record
 
 S = CampaignStatus
@@ -52,7 +52,6 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
                           S.PAUSED}), S.CANCELLED),
 }
 EDITABLE = frozenset({S.DRAFT, S.IN_REVIEW, S.APPROVED})  # the last two return to draft
-REVIEW_ROLES = (Role.REVIEWER, Role.MANAGER)
 
 
 def _transition(*, campaign: Campaign, action: str, actor: Actor,
@@ -98,16 +97,9 @@ def campaign_submit(*, campaign: Campaign, actor: Actor) -> Campaign:
 
 def approval_refusal(*, campaign: Campaign, actor: Actor) -> str | None:
     """Why `actor` may not approve `campaign`, or None when they may (four eyes, roles)."""
-    user = actor_user(actor)
-    if user is None:
-        return "Approval needs a signed-in reviewer (an API key cannot approve)."
-    if user.pk in {campaign.created_by_id, campaign.submitted_by_id}:
-        return "The author of a campaign cannot approve it: another reviewer must (four eyes)."
-    is_reviewer = Membership.objects.filter(user=user, organisation=campaign.organisation,
-                                            role__in=REVIEW_ROLES).exists()
-    if not (is_reviewer or user.is_superuser):
-        return "Only a reviewer or manager of the organisation can approve campaigns."
-    return None
+    return four_eyes_refusal(organisation=campaign.organisation, actor=actor,
+                             author_ids=(campaign.created_by_id, campaign.submitted_by_id),
+                             noun="campaign")
 
 
 @transaction.atomic

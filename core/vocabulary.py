@@ -29,6 +29,8 @@ class OutcomeKind(models.TextChoices):
     OPT_OUT = "opt_out", "Opted out"
     COMPLAINT = "complaint", "Complained"
     DELIVERY_FAILED = "delivery_failed", "Delivery failed"
+    MODULE_ENROLLED = "module_enrolled", "Enrolled in a learning module"
+    MODULE_COMPLETED = "module_completed", "Completed a learning module"
 
 
 # The audiences of help resources (the shared data's vocabulary) that serve each stage.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -33,6 +34,17 @@ from organisations.api.principal import ROLE_SCOPES
 from organisations.models import ApiScope
 from organisations.selectors import user_organisation, user_role
 from organisations.services import Actor
+
+# Sections higher apps add to the campaign report page, registered by the wiring layer
+# (outreach/apps.py) so that evaluation imports none of them. Each is called with the campaign
+# and its disclosure policy and returns safe HTML (already disclosure-controlled) or "".
+ReportSection = Callable[..., str]
+REPORT_SECTIONS: list[ReportSection] = []
+
+
+def report_section_register(section: ReportSection) -> None:
+    if section not in REPORT_SECTIONS:
+        REPORT_SECTIONS.append(section)
 
 
 class PlanForm(forms.ModelForm):
@@ -153,6 +165,9 @@ class EvaluationPlanAdmin(OrganisationScopedAdmin):
                          for row in [*report.arms, *([report.totals] if report.totals else [])]],
             "production": settings.PRODUCTION,
             "opts": self.model._meta,
+            "extra_sections": [html for html in (
+                section(campaign=campaign, policy=report.policy) for section in REPORT_SECTIONS)
+                if html],
         }
         return TemplateResponse(request, "admin/evaluation/report.html", context)
 

@@ -277,6 +277,8 @@ class DailyCell(models.Model):
     opt_out = models.BigIntegerField(default=0)
     complaint = models.BigIntegerField(default=0)
     delivery_failed = models.BigIntegerField(default=0)
+    module_enrolled = models.BigIntegerField(default=0)
+    module_completed = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

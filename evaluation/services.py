@@ -81,6 +81,22 @@ def exposures_record_many(records: list[dict]) -> list[uuid.UUID]:
     return [row.id for row in rows]
 
 
+def outcome_record(*, exposure: Exposure, kind: str, idempotency_key: str,
+                   at: datetime | None = None) -> None:
+    """Record one outcome attributed to `exposure` (reported by its own organisation).
+
+    Idempotent: the same key counts once (a repeat is ignored). The writer for
+    outcomes that follow an exposure inside the system (e.g. a learning module's enrolment)."""
+    if kind not in OutcomeKind.values:
+        raise InvalidInput(f"unknown outcome kind {kind!r}", field="kind")
+    at = at or timezone.now()
+    Outcome.objects.bulk_create([Outcome(
+        organisation_id=exposure.organisation_id, reported_by_id=exposure.organisation_id,
+        exposure=exposure, campaign_id=exposure.campaign_id, kind=kind,
+        idempotency_key=idempotency_key[:128], occurred_at=at, recorded_at=at)],
+        ignore_conflicts=True)
+
+
 def exposure_row(*, campaign, arm, subject: Pseudonym, source: str, channel: str,  # type: ignore[no-untyped-def]
                  country: str = "", language: str = "", segment=None, schedule=None,
                  partner=None, message=None, trigger: str = "",

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "evaluation",
     "channels",
     "helpline",
+    "learning",
 ]
 
 MIDDLEWARE = [

@@ -31,4 +31,5 @@ urlpatterns = [
     path("", include("segments.urls")),
     path("", include("interventions.urls")),
     path("", include("helpline.urls")),
+    path("", include("learning.urls")),
 ]
