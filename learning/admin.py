@@ -266,6 +266,7 @@ class ModuleAdmin(OrganisationScopedAdmin):
 
 
 class LessonTextForm(forms.ModelForm):
+    module = forms.ModelChoiceField(queryset=Module.objects.none())
     position = forms.IntegerField(min_value=1, max_value=200)
 
     class Meta:
@@ -288,9 +289,11 @@ class LessonTextAdmin(OrganisationScopedAdmin):
         form = super().get_form(request, obj, **kwargs)
         modules = Module.objects.all() if request.user.is_superuser else \
             Module.objects.filter(organisation=user_organisation(request.user))
+        # New field objects: the declared ones are shared by every form class (and thread).
         form.base_fields["module"] = forms.ModelChoiceField(
             queryset=modules, initial=obj.lesson.module_id if obj else None)
-        form.base_fields["position"].initial = obj.lesson.position if obj else 1
+        form.base_fields["position"] = forms.IntegerField(
+            min_value=1, max_value=200, initial=obj.lesson.position if obj else 1)
         return form
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:

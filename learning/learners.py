@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.crypto import blind_index
+from core.envelope import DESTROYED
 from core.errors import InvalidInput
 from core.vocabulary import OutcomeKind
 from evaluation.models import Exposure
@@ -282,9 +283,13 @@ def mentoring_retention_days() -> int:
 
 @transaction.atomic
 def mentoring_requests_purge(*, now: datetime | None = None) -> int:
-    """Delete requests older than the retention window: their contact details go with them."""
+    """Delete requests older than the retention window: their contact details go with them.
+    Learners' emails (only for the resume link) are crypto-shredded after the same window."""
     cutoff = (now or timezone.now()) - timedelta(days=mentoring_retention_days())
     deleted, _ = MentoringRequest.objects.filter(created_at__lt=cutoff).delete()
-    if deleted:
-        logger.info("mentoring requests purged: %d", deleted)
+    shredded = (Learner.objects.filter(enrolled_at__lt=cutoff).exclude(email_sealed="")
+                .update(data_key=DESTROYED, email_sealed="", email_index=""))
+    if deleted or shredded:
+        logger.info("mentoring requests purged: %d; learner emails shredded: %d", deleted,
+                    shredded)
     return deleted

@@ -5,13 +5,14 @@ before, after; the items are the same). Per module and per audience the report g
 scores, the median change with its distribution-free interval (order statistics of the sign
 test, at least 95% coverage), the share who improved with its exact Clopper-Pearson interval,
 the exact sign-test p-value and the Wilcoxon signed-rank p-value (scipy; exact for small
-samples without ties). The pair counts pass `core.disclosure.disclose` as one table (modules x
-audiences, with margins), so no hidden count follows from the totals; every statistic of a
-row whose count is hidden is hidden too.
+samples without ties). The pair counts pass `core.disclosure.Table` as one table (per module,
+per audience, overall, with the sums declared) and each row's statistics are derived values of
+its count (declared as revealing it exactly), so no hidden count follows from the totals or
+the statistics, and the statistics of a hidden count are hidden.
 
 Funnel: enrolled -> started (a lesson done or the first check answered) -> finished the
 lessons -> completed, by campaign and arm (learners who came through an invitation), each stage
-one disclosed table (stages are never summed).
+one disclosed table with each stage's total (stages are never summed).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from statistics import mean, median
 from django.db.models import Count, Q
 from scipy import stats as scipy_stats
 
-from core.disclosure import CountTable, DisclosedCell, DisclosurePolicy, disclose
+from core.disclosure import DisclosedCell, DisclosurePolicy, Table
 from learning.models import Answer, Audience, Learner, Module, Phase
 
 CONFIDENCE = 0.95
@@ -137,35 +138,34 @@ class LearningReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _shown(cell: DisclosedCell, result: PairedResult | None) -> PairedResult | None:
-    return None if cell.suppressed else result
-
-
 def _gain(modules: list[Module], learners: list[Learner],
           policy: DisclosurePolicy) -> tuple[list[GainRow], list[GainRow], GainRow | None]:
+    """One disclosure table: pairs per module, their audience totals and the overall total;
+    each row's statistics are derived values of its count (they reveal it exactly)."""
     pairs = _pairs_by_module(learners)
     if not modules:
         return [], [], None
     audiences = sorted({m.audience for m in modules})
-    table = disclose(CountTable(
-        tuple(f"{m.pk}" for m in modules), tuple(audiences),
-        [[len(pairs.get(m.pk, [])) if m.audience == a else 0 for a in audiences]
-         for m in modules]), policy=policy)
-    by_module = [GainRow(label=m.title, audience=m.get_audience_display(),
-                         pairs=table.row_totals[i],
-                         result=_shown(table.row_totals[i], paired_change(pairs.get(m.pk, []))))
-                 for i, m in enumerate(modules)]
-    by_audience = []
-    for j, audience in enumerate(audiences):
-        joined = [p for m in modules if m.audience == audience for p in pairs.get(m.pk, [])]
-        cell = table.column_totals[j]
-        by_audience.append(GainRow(label=Audience(audience).label,
-                                   audience=Audience(audience).label, pairs=cell,
-                                   result=_shown(cell, paired_change(joined))))
-    everything = [p for m in modules for p in pairs.get(m.pk, [])]
-    overall = GainRow(label="All modules", audience="", pairs=table.grand_total,
-                      result=_shown(table.grand_total, paired_change(everything)))
-    return by_module, by_audience, overall
+    joined = {a: [p for m in modules if m.audience == a for p in pairs.get(m.pk, [])]
+              for a in audiences}
+    table = Table(policy)
+    for m in modules:
+        table.count(("module", m.pk), len(pairs.get(m.pk, [])))
+    for a in audiences:
+        table.total(("audience", a), [("module", m.pk) for m in modules if m.audience == a])
+    table.total(("all",), [("audience", a) for a in audiences])
+    rows: list[tuple[tuple, str, str, list]] = [
+        *((("module", m.pk), m.title, m.get_audience_display(), pairs.get(m.pk, []))
+          for m in modules),
+        *((("audience", a), Audience(a).label, Audience(a).label, joined[a])
+          for a in audiences),
+        (("all",), "All modules", "", [p for a in audiences for p in joined[a]])]
+    for key, _, _, values in rows:
+        table.derived(("gain", key), paired_change(values), depends_on=[key])
+    published = table.publish()
+    made = [GainRow(label=label, audience=audience, pairs=published[key],
+                    result=published.value(("gain", key))) for key, label, audience, _ in rows]
+    return made[:len(modules)], made[len(modules):-1], made[-1]
 
 
 def _stage_counts(learners: list[Learner]) -> dict[int, dict[str, bool]]:
@@ -186,6 +186,8 @@ def _stage_counts(learners: list[Learner]) -> dict[int, dict[str, bool]]:
 
 def _funnel(learners: list[Learner], policy: DisclosurePolicy,
             ) -> tuple[list[FunnelRow], dict[str, DisclosedCell]]:
+    """Learners at each stage per campaign arm, with each stage's total over the arms (stages
+    are nested, never summed into one another)."""
     invited = [learner for learner in learners if learner.campaign_id]
     keys = sorted({(learner.campaign_id, learner.arm_id) for learner in invited},
                   key=lambda k: (k[0], k[1] or 0))
@@ -194,17 +196,18 @@ def _funnel(learners: list[Learner], policy: DisclosurePolicy,
     names = {learner.campaign_id: learner.campaign.name for learner in invited}
     arms = {learner.arm_id: learner.arm.name for learner in invited if learner.arm_id}
     flags = _stage_counts(invited)
-    counts = {stage: [[sum(1 for learner in invited
-                           if (learner.campaign_id, learner.arm_id) == key
-                           and flags[learner.pk][stage])] for key in keys]
-              for stage in FUNNEL_STAGES}
-    labels = tuple(f"{names[c]} / {arms.get(a, '-')}" for c, a in keys)
-    tables = {stage: disclose(CountTable(labels, (stage,), counts[stage]), policy=policy)
-              for stage in FUNNEL_STAGES}
+    table = Table(policy)
+    for key in keys:
+        for stage in FUNNEL_STAGES:
+            table.count((stage, key), sum(1 for learner in invited if flags[learner.pk][stage]
+                                          and (learner.campaign_id, learner.arm_id) == key))
+    for stage in FUNNEL_STAGES:
+        table.total((stage, "all"), [(stage, key) for key in keys])
+    published = table.publish()
     rows = [FunnelRow(campaign=names[c], arm=arms.get(a, "-"),
-                      stages={s: tables[s].cells[i][0] for s in FUNNEL_STAGES})
-            for i, (c, a) in enumerate(keys)]
-    return rows, {s: tables[s].grand_total for s in FUNNEL_STAGES}
+                      stages={s: published[(s, (c, a))] for s in FUNNEL_STAGES})
+            for c, a in keys]
+    return rows, {s: published[(s, "all")] for s in FUNNEL_STAGES}
 
 
 def learning_report(*, modules: list[Module], policy: DisclosurePolicy,

@@ -173,6 +173,16 @@ def test_a_mentoring_request_is_encrypted_and_purged_after_the_retention_window(
     assert not MentoringRequest.objects.exists()
 
 
+def test_a_learners_email_is_shredded_after_the_retention_window(tenant, settings):
+    settings.LEARNING_MENTORING_RETENTION_DAYS = 30
+    module = published_module(tenant)
+    learner, token = learners.learner_enrol(module=module, email="teacher@example.org")
+    learners.mentoring_requests_purge(now=timezone.now() + timedelta(days=31))
+    learner.refresh_from_db()
+    assert (learner.data_key, learner.email_sealed, learner.email_index) == ("", "", "")
+    assert learner_by_token(token) == learner  # the progress stays, only the address goes
+
+
 def test_mentoring_requests_refuse_empty_or_oversized_input(tenant):
     module = published_module(tenant)
     learner, _ = learners.learner_enrol(module=module)

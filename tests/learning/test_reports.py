@@ -115,3 +115,21 @@ def test_the_mentoring_queue_shows_contact_details_only_to_our_staff(tenant, oth
     assert staff(other_tenant.manager).get(url).status_code in (302, 404)
     listing = staff(tenant.manager).get(reverse("admin:learning_mentoringrequest_changelist"))
     assert listing.status_code == 200 and b"lead@example.org" not in listing.content
+
+
+@pytest.mark.django_db
+def test_a_hidden_module_cannot_be_worked_out_from_its_audiences_statistics(tenant):
+    small = published_module(tenant, slug="small")
+    large = published_module(tenant, slug="large")
+    for module, count in ((small, 3), (large, 20)):
+        for _ in range(count):
+            learner, _ = learners.learner_enrol(module=module)
+            finish(learner)
+    report = learning_report(modules=[small, large], policy=DisclosurePolicy())
+    assert report.by_module[0].result is None  # 3 pairs
+    teacher = report.by_audience[0]
+    # The statistics give their pair counts away exactly: the large module's and the
+    # audience's may not both be shown, or 23 - 20 would reveal the small module's 3.
+    shown = [r for r in (*report.by_module, teacher, report.all_modules)
+             if r.result is not None]
+    assert not ({r.result.n for r in shown} >= {20, 23}), [r.result.n for r in shown]
