@@ -24,6 +24,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from campaigns import authoring, content, launch, lifecycle
 from campaigns.models import (
@@ -59,23 +60,23 @@ STATUS_COLOURS = {
 }
 # Which buttons a status offers, in order: (action, label).
 BUTTONS: dict[str, list[tuple[str, str]]] = {
-    CampaignStatus.DRAFT: [("submit", "Submit for review")],
-    CampaignStatus.IN_REVIEW: [("approve", "Approve"), ("reject", "Reject (back to draft)")],
-    CampaignStatus.APPROVED: [("schedule", "Schedule (runs the launch gate)")],
-    CampaignStatus.SCHEDULED: [("start", "Start now")],
-    CampaignStatus.RUNNING: [("pause", "Pause"), ("complete", "Complete")],
-    CampaignStatus.PAUSED: [("resume", "Resume"), ("complete", "Complete")],
+    CampaignStatus.DRAFT: [("submit", _("Submit for review"))],
+    CampaignStatus.IN_REVIEW: [("approve", _("Approve")), ("reject", _("Reject (back to draft)"))],
+    CampaignStatus.APPROVED: [("schedule", _("Schedule (runs the launch gate)"))],
+    CampaignStatus.SCHEDULED: [("start", _("Start now"))],
+    CampaignStatus.RUNNING: [("pause", _("Pause")), ("complete", _("Complete"))],
+    CampaignStatus.PAUSED: [("resume", _("Resume")), ("complete", _("Complete"))],
 }
 # What a programme manager does next, per status (shown on the list and the campaign page).
 NEXT_STEPS: dict[str, str] = {
-    CampaignStatus.DRAFT: "Clear the launch gate's list, then submit for review.",
-    CampaignStatus.IN_REVIEW: "A reviewer (not the author) approves or rejects it.",
-    CampaignStatus.APPROVED: "Schedule it: the launch gate runs once more.",
-    CampaignStatus.SCHEDULED: "It starts with its first flight (or press Start now).",
-    CampaignStatus.RUNNING: "Watch sending progress and the report; pause or complete it.",
-    CampaignStatus.PAUSED: "Resume it, or complete it.",
-    CampaignStatus.COMPLETED: "Nothing: read the evaluation report.",
-    CampaignStatus.CANCELLED: "Nothing: it will not run again.",
+    CampaignStatus.DRAFT: _("Clear the launch gate's list, then submit for review."),
+    CampaignStatus.IN_REVIEW: _("A reviewer (not the author) approves or rejects it."),
+    CampaignStatus.APPROVED: _("Schedule it: the launch gate runs once more."),
+    CampaignStatus.SCHEDULED: _("It starts with its first flight (or press Start now)."),
+    CampaignStatus.RUNNING: _("Watch sending progress and the report; pause or complete it."),
+    CampaignStatus.PAUSED: _("Resume it, or complete it."),
+    CampaignStatus.COMPLETED: _("Nothing: read the evaluation report."),
+    CampaignStatus.CANCELLED: _("Nothing: it will not run again."),
 }
 # Read-only pages show these instead of the raw JSON lists.
 LIST_DISPLAYS = {"channels": "channel_list", "countries": "country_list",
@@ -218,11 +219,11 @@ class ArmInline(LockedInlineMixin, admin.TabularInline):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [*super().get_readonly_fields(request, obj), "weight_shown"]
 
-    @admin.display(description="weight")
+    @admin.display(description=_("weight"))
     def weight_shown(self, arm: Arm) -> str:
         return plain_number(arm.weight)
 
-    @admin.display(description="share")
+    @admin.display(description=_("share"))
     def share(self, arm: Arm) -> str:
         if arm.pk is None:
             return "-"
@@ -350,14 +351,14 @@ class CampaignAdmin(RoleAccess, OrganisationScopedAdmin):
                        "created_by", "submitted_by", "approved_by", "approved_at", "launch_gate",
                        *LIST_DISPLAYS.values()]
     fieldsets = [
-        ("Status", {"fields": ["status_badge", "next_step", "content_counts", "launch_gate",
+        (_("Status"), {"fields": ["status_badge", "next_step", "content_counts", "launch_gate",
                                "referral_code", "created_by", "submitted_by", "approved_by",
                                "approved_at"]}),
-        ("Campaign", {"fields": ["organisation", "name", "objective", "priority", "channels"]}),
-        ("Audience", {"fields": ["countries", "languages", "segments", "partners"]}),
-        ("Frequency cap (per person and channel, across all campaigns)",
+        (_("Campaign"), {"fields": ["organisation", "name", "objective", "priority", "channels"]}),
+        (_("Audience"), {"fields": ["countries", "languages", "segments", "partners"]}),
+        (_("Frequency cap (per person and channel, across all campaigns)"),
          {"fields": ["frequency_cap_count", "frequency_cap_days"]}),
-        ("Assignment", {"fields": ["design", "assignment_namespace", "namespace_offset",
+        (_("Assignment"), {"fields": ["design", "assignment_namespace", "namespace_offset",
                                    "namespace_share"],
                         "description": "Per person: each person keeps one arm for good. "
                                        "Campaigns sharing a namespace split it into slices "
@@ -365,17 +366,17 @@ class CampaignAdmin(RoleAccess, OrganisationScopedAdmin):
     ]
 
     # -- display --
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def status_badge(self, campaign: Campaign) -> str:
         colour = STATUS_COLOURS.get(campaign.status, "#57606a")
         return format_html('<strong style="color:{}">{}</strong>', colour,
                            campaign.get_status_display())
 
-    @admin.display(description="next step")
+    @admin.display(description=_("next step"))
     def next_step(self, campaign: Campaign) -> str:
         return NEXT_STEPS.get(campaign.status, "")
 
-    @admin.display(description="content")
+    @admin.display(description=_("content"))
     def content_counts(self, campaign: Campaign) -> str:
         if campaign.pk is None:
             return "-"
@@ -384,28 +385,28 @@ class CampaignAdmin(RoleAccess, OrganisationScopedAdmin):
         return (f"{len(arms)} arms, {len(messages_used)} messages, "
                 f"{len(campaign.flights.all())} flights, {len(campaign.schedules.all())} schedules")
 
-    @admin.display(description="channels")
+    @admin.display(description=_("channels"))
     def channel_list(self, campaign: Campaign) -> str:
         labels = dict(Channel.choices)
         return ", ".join(str(labels.get(c, c)) for c in campaign.channels or []) or "-"
 
-    @admin.display(description="countries")
+    @admin.display(description=_("countries"))
     def country_list(self, campaign: Campaign) -> str:
         return ", ".join(campaign.countries or []) or "any"
 
-    @admin.display(description="languages")
+    @admin.display(description=_("languages"))
     def language_list(self, campaign: Campaign) -> str:
         return ", ".join(campaign.languages or []) or "any"
 
-    @admin.display(description="namespace offset")
+    @admin.display(description=_("namespace offset"))
     def namespace_offset_shown(self, campaign: Campaign) -> str:
         return plain_number(campaign.namespace_offset)
 
-    @admin.display(description="namespace share")
+    @admin.display(description=_("namespace share"))
     def namespace_share_shown(self, campaign: Campaign) -> str:
         return plain_number(campaign.namespace_share)
 
-    @admin.display(description="launch gate")
+    @admin.display(description=_("launch gate"))
     def launch_gate(self, campaign: Campaign) -> str:
         if campaign.pk is None:
             return "Save the campaign to see what it still needs."
@@ -492,7 +493,7 @@ class CampaignAdmin(RoleAccess, OrganisationScopedAdmin):
         role = "manager" if request.user.is_superuser else role_of(request)
         offered = list(BUTTONS.get(campaign.status, []))
         if campaign.status in CANCELLABLE:
-            offered.append(("cancel", "Cancel campaign"))
+            offered.append(("cancel", _("Cancel campaign")))
         return [(action, label) for action, label in offered if may_press(action, role)]
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",

@@ -4,6 +4,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 
 
 class RequestSizeLimitMiddleware:
@@ -22,3 +24,23 @@ class RequestSizeLimitMiddleware:
                 {"detail": f"Request body too large: at most {settings.MAX_REQUEST_BYTES} bytes."},
                 status=413)
         return self.get_response(request)
+
+
+class AdminLocaleMiddleware(LocaleMiddleware):
+    """The admin speaks the language chosen in its switcher (cookie) or the browser's.
+
+    Only the admin and the language switch are localised: API answers stay in one language
+    (clients parse them), and the live-intervention hot path does no language negotiation.
+    The language is reset after each admin response so it cannot leak into the next request
+    a thread serves.
+    """
+
+    prefixes = ("/admin/", "/i18n/")
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path_info.startswith(self.prefixes):
+            return self.get_response(request)
+        try:
+            return super().__call__(request)
+        finally:
+            translation.deactivate()

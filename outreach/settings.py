@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("OUTREACH_VAR_DIR", BASE_DIR / "var"))
@@ -84,6 +85,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "outreach.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "outreach.middleware.AdminLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -288,6 +290,10 @@ DEFAULT_FROM_EMAIL = _env("DEFAULT_FROM_EMAIL", "Outreach <outreach@localhost>")
 
 # --- I18n, static ----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
+# The admin's languages (its switcher; outreach.middleware.AdminLocaleMiddleware). Our strings
+# are marked with gettext; translations live in locale/ (compiled .mo files are committed).
+LANGUAGES = [("en-gb", _("English")), ("de", _("German"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
