@@ -70,12 +70,16 @@ def _take(key: str, *, limit: int, timeout: int) -> bool:
 
 
 def _incr(key: str, delta: int, *, timeout: int) -> int:
-    try:
-        return cache.incr(key, delta)
-    except ValueError:  # first claim of the window
-        if cache.add(key, delta, timeout):
-            return delta
-        return cache.incr(key, delta)
+    # Django's incr is "exists, then INCRBY": the key can vanish in between (evicted by a full
+    # Redis, or the window's expiry), which raised ValueError, a 500, under load. Retry, and if
+    # the counter keeps vanishing grant the chunk rather than fail the request.
+    for _ in range(3):
+        try:
+            return cache.incr(key, delta)
+        except ValueError:  # first claim of the window, or the counter vanished
+            if cache.add(key, delta, timeout):
+                return delta
+    return delta
 
 
 def throttle_clear() -> None:

@@ -334,3 +334,20 @@ def test_a_body_that_is_not_strict_json_text_is_a_400_naming_the_problem(w, body
     assert response.status_code == 400, response.content
     assert problem in response.json()["detail"]
     assert not Exposure.objects.exists()
+
+
+def test_a_throttle_counter_that_vanishes_mid_claim_never_makes_a_500(w, monkeypatch):
+    # Django's incr checks the key exists, then increments: under load the key can vanish in
+    # between (a full Redis evicting it); the request must still be answered.
+    from interventions.api import throttling
+
+    class Vanishing:
+        def incr(self, key, delta=1):  # type: ignore[no-untyped-def]
+            raise ValueError(f"Key '{key}' not found.")
+
+        def add(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return False  # "exists" (another process added it), gone again by the incr
+
+    throttling.throttle_clear()
+    monkeypatch.setattr(throttling, "cache", Vanishing())
+    assert ask(w).status_code == 200
