@@ -17,7 +17,7 @@ from django.apps import apps
 from django.db.models import Sum
 
 from core.bounds import stored_day_range
-from core.disclosure import DisclosedCell, DisclosurePolicy, disclose_count
+from core.disclosure import DisclosedCell, DisclosurePolicy, Table
 from core.vocabulary import OutcomeKind
 from evaluation.models import CampaignDailyOutcome, DailyCell
 from evaluation.stats import ItsResult, interrupted_time_series
@@ -98,7 +98,18 @@ def campaign_population(*, campaign, policy: DisclosurePolicy,  # type: ignore[n
                                                day__gte=first, day__lte=last)
                       .values_list("day", flat=True))
         on = [d in exposed for d in days]
-    shown = tuple(disclose_count(v, policy) for v in values)
+    # The fit, its curves and its dispersion are functions of every daily count: published
+    # only when every day is (core.disclosure: a derived value needs all its counts).
+    table = Table(policy)
+    for day, value in zip(days, values, strict=True):
+        table.count(day, value)
+    table.derived("its", None, depends_on=days)
+    published = table.publish()
+    shown = tuple(published[day] for day in days)
+    if not published.shown("its"):
+        return PopulationView(kind, source, tuple(days), shown, tuple(on), None,
+                              "The time series is not fitted in public: a daily count is "
+                              "suppressed, and the fit would give it back.")
     its, note = _fit(values, on)
     return PopulationView(kind, source, tuple(days), shown, tuple(on), its, note)
 
