@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Count
 
 from campaigns.models import Campaign
-from core.disclosure import DisclosedCell, disclose_count
+from core.disclosure import DisclosedCell, Table
 from delivery.models import Delivery, DeliveryAttempt, DeliveryState
 from organisations.models import Organisation
 
@@ -33,19 +33,29 @@ class Progress:
         return sum(self.counts.values())
 
     def disclosed(self) -> dict:
-        """Every figure through disclosure control, ready for the admin page and the API."""
-        cells: dict[str, DisclosedCell] = {
-            state: disclose_count(self.counts.get(state, 0)) for state in DeliveryState.values}
+        """Every figure through one disclosure table (core.disclosure): the states with their
+        total, which the reader knows adds up, and the failure reasons inside "failed", so a
+        small state cannot be worked out from the total and the others."""
+        table = Table()
+        states = [table.count(("state", s), self.counts.get(s, 0)) for s in DeliveryState.values]
+        table.total("total", states, cost=1)
+        reasons = [table.count(("reason", i), n) for i, (_, n) in enumerate(self.failure_reasons)]
+        table.sums_to(("state", DeliveryState.FAILED), reasons, complete=False)
+        table.count("retries", self.retries)
+        # Computed from the published (rounded) figures, so it reveals nothing more.
+        table.derived("done", None, depends_on=states, reveals=False)
+        shown = table.publish()
+        cells = {s: shown[("state", s)] for s in DeliveryState.values}
         return {
             "campaign": self.campaign.pk,
             "status": self.campaign.status,
             "counts": {state: cell.display for state, cell in cells.items()},
-            "total": disclose_count(self.total).display,
-            "retries": disclose_count(self.retries).display,
+            "total": shown["total"].display,
+            "retries": shown["retries"].display,
             "failure_reasons": [
-                {"reason": reason, "count": disclose_count(n).display}
-                for reason, n in self.failure_reasons],
-            "done_percent": self.done_percent(cells),
+                {"reason": reason, "count": shown[("reason", i)].display}
+                for i, (reason, _) in enumerate(self.failure_reasons)],
+            "done_percent": self.done_percent(cells) if shown.shown("done") else None,
         }
 
     def done_percent(self, cells: dict[str, DisclosedCell]) -> int | None:
