@@ -3,7 +3,8 @@
 Helplines report contacts per day by referral source (``interventions.DailyAggregate``);
 outcomes that quote only a campaign's referral code are rolled up per campaign and day
 (``CampaignDailyOutcome``). An interrupted time series (``evaluation.stats.its``: segmented
-Poisson, or negative binomial when overdispersed, with robust errors) asks whether the daily
+Poisson, or negative binomial when overdispersed, with day-of-week terms and errors allowing
+for day-to-day autocorrelation) asks whether the daily
 count moved when the campaign's flights were on. Every daily count shown passes
 ``disclose_count``; the fitted and counterfactual curves are model outputs.
 """
@@ -21,8 +22,7 @@ from core.disclosure import DisclosedCell, DisclosurePolicy, Table
 from core.vocabulary import OutcomeKind
 from evaluation.models import CampaignDailyOutcome, DailyCell
 from evaluation.stats import ItsResult, interrupted_time_series
-
-MIN_PRE_DAYS = 7
+from evaluation.stats.its import MIN_PRE_DAYS
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,8 @@ def _fit(values: list[int], on: list[bool]) -> tuple[ItsResult | None, str]:
     pre = next((i for i, flag in enumerate(on) if flag), len(on))
     if pre < MIN_PRE_DAYS:
         return None, f"An interrupted time series needs at least {MIN_PRE_DAYS} days before " \
-                     "the first flight."
+                     "the first flight (to estimate the weekday pattern and the day-to-day " \
+                     "autocorrelation)."
     if all(on[pre:]) and pre == len(on):
         return None, "No flight falls inside the series yet."
     try:

@@ -103,6 +103,62 @@ def test_its_with_autocorrelation_robust_errors_runs() -> None:
     assert result.rate_ratio.lower < result.rate_ratio.value < result.rate_ratio.upper
 
 
+WEEKDAY_EFFECTS = np.log([1.0, 1.1, 1.15, 1.1, 1.05, 0.75, 0.65])  # quieter weekends
+
+
+def autocorrelated_series(rng: np.random.Generator, days: int = 182, *, rho: float = 0.7,
+                          sigma: float = 0.15, base: float = 30.0,
+                          rate_ratio: float = 1.3) -> tuple[np.ndarray, np.ndarray]:
+    """Daily helpline-like counts: weekday effects, a slight trend, a latent AR(1) process
+    on the log scale (rho, marginal sd sigma) and a level change at mid-series."""
+    t = np.arange(days)
+    latent = np.empty(days)
+    latent[0] = rng.normal(0, sigma)
+    shocks = rng.normal(0, sigma * np.sqrt(1 - rho**2), days)
+    for i in range(1, days):
+        latent[i] = rho * latent[i - 1] + shocks[i]
+    on = (t >= days // 2).astype(int)
+    mean = base * np.exp(0.001 * t + WEEKDAY_EFFECTS[t % 7] + np.log(rate_ratio) * on + latent)
+    return rng.poisson(mean), on
+
+
+def _coverage(replicates: int, seed: int, **options) -> float:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(replicates):
+        counts, on = autocorrelated_series(rng)
+        result = interrupted_time_series(counts, on, slope_change=False, **options)
+        hits += result.rate_ratio.contains(1.3)
+    return hits / replicates
+
+
+def test_its_95_percent_intervals_cover_under_ar1_latent_noise_and_weekday_effects() -> None:
+    # 26 weeks (13 before, 13 during), as the report fits it (no slope change). 1,000
+    # replicates put the Monte Carlo standard error near 0.007; seeds 1-3 gave 0.948,
+    # 0.941 and 0.947 while the method was tuned, so the band holds without luck.
+    assert 0.93 <= _coverage(1_000, seed=1) <= 0.97
+
+
+def test_its_with_independent_day_errors_would_under_cover_the_same_series() -> None:
+    # What the report did before (HC0, no weekday terms): well below 95% (0.855 here).
+    assert _coverage(200, seed=2, cov_type="HC0", weekdays=False) < 0.9
+
+
+def test_its_reports_the_autocorrelation_and_the_effective_number_of_days() -> None:
+    counts, on = autocorrelated_series(np.random.default_rng(5))
+    result = interrupted_time_series(counts, on, slope_change=False)
+    assert result.cov_type == "ar1" and result.weekdays
+    assert 0.3 < result.rho < 0.95
+    assert result.effective_days < result.days
+    assert "autocorrelation" in result.note and "Day-of-week" in result.note
+
+
+def test_its_refuses_a_series_too_short_to_estimate_weekdays_and_autocorrelation() -> None:
+    counts, on = autocorrelated_series(np.random.default_rng(6), days=20)
+    with pytest.raises(ValueError, match="at least 14 days before the first campaign day"):
+        interrupted_time_series(counts, on)
+
+
 def test_its_needs_days_before_the_campaign() -> None:
     with pytest.raises(ValueError, match="pre-campaign"):
         interrupted_time_series([5, 6, 7, 8], [1, 1, 0, 0])
