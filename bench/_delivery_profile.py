@@ -34,10 +34,10 @@ def main() -> None:
 
         delivery_send.PEOPLE = PEOPLE
         campaigns = delivery_send.seed(smtp_port, http_port)
+        from django.conf import settings
         from django.utils import timezone
 
         from campaigns.models import Campaign, Schedule
-        from delivery.conf import int_setting, setting
         from delivery.fanout import schedule_fan_out
         from delivery.sending import deliveries_send
         from delivery.services import deliveries_claim
@@ -47,7 +47,7 @@ def main() -> None:
         for schedule in Schedule.objects.filter(campaign__in=chosen):
             Schedule.objects.filter(pk=schedule.pk).update(next_fire_at=timezone.now())
             schedule_fan_out(schedule_id=schedule.pk, now=timezone.now())
-        batch = int_setting("DELIVERY_BATCH_SIZE")
+        batch = settings.DELIVERY_BATCH_SIZE
         profile = cProfile.Profile()
         sent = 0
         started, cpu_started = time.monotonic(), time.process_time()
@@ -60,8 +60,7 @@ def main() -> None:
             if not ids:
                 break
             report = deliveries_send(ids=ids, worker_id=worker_id,
-                                     lease_deadline=claimed_at + setting(
-                                         "DELIVERY_LEASE_SECONDS"))
+                                     lease_deadline=claimed_at + settings.DELIVERY_LEASE_SECONDS)
             sent += report.sent
         profile.disable()
         elapsed, cpu = time.monotonic() - started, time.process_time() - cpu_started

@@ -79,11 +79,10 @@ def seed():  # type: ignore[no-untyped-def]
 def baseline_audience(segment) -> float:  # type: ignore[no-untyped-def]
     from django.utils import timezone
 
-    from delivery import ports
-    from delivery.fanout import AUDIENCE_FIELDS
+    from delivery.fanout import AUDIENCE_FIELDS, channel_audience
 
     started = time.perf_counter()
-    audience = ports.segment_audience(segment=segment, channel="email", now=timezone.now())
+    audience = channel_audience(segment, "email", timezone.now())
     count = sum(1 for _ in audience.values_list(*AUDIENCE_FIELDS).iterator(chunk_size=20_000))
     assert count == PEOPLE, count
     return time.perf_counter() - started

@@ -26,9 +26,10 @@ Time-rotated design (partners who cannot randomise per person)
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -94,19 +95,30 @@ def ordered_arms(campaign: Campaign) -> list[Arm]:
     return prefetched["ordered_arms"]
 
 
+class ArmSlices:
+    """Arms as consecutive slices of [0, 1) proportional to their weights: the core that the
+    single (`assign_arm`) and the batch (`arm_assigner`) forms share."""
+
+    def __init__(self, arms: Sequence[Arm]) -> None:
+        self.live = [arm for arm in arms if Decimal(arm.weight) > 0]
+        self.bounds: list[Decimal] = []
+        total = Decimal(0)
+        for arm in self.live:
+            total += Decimal(arm.weight)
+            self.bounds.append(total)
+        self.total = total
+
+    def arm_at(self, u: float) -> Arm | None:
+        """The arm whose cumulative-weight slice contains u (exact Decimal arithmetic)."""
+        if not self.live:
+            return None
+        index = bisect.bisect_right(self.bounds, Decimal(u) * self.total)
+        return self.live[index] if index < len(self.live) else self.live[0]
+
+
 def arm_for_unit(arms: Sequence[Arm], u: float) -> Arm | None:
     """The arm whose cumulative-weight slice of [0, 1) contains u."""
-    weights = [max(Decimal(arm.weight), Decimal(0)) for arm in arms]
-    total = sum(weights, Decimal(0))
-    if total <= 0:
-        return None
-    cumulative = Decimal(0)
-    target = Decimal(u) * total
-    for arm, weight in zip(arms, weights, strict=True):
-        cumulative += weight
-        if weight > 0 and target < cumulative:
-            return arm
-    return next(arm for arm, weight in zip(arms, weights, strict=True) if weight > 0)
+    return ArmSlices(arms).arm_at(u)
 
 
 def integer_weights(weights: Sequence[Decimal]) -> list[int]:
@@ -160,9 +172,27 @@ def assign_arm(*, campaign: Campaign, subject: Pseudonym, at: datetime) -> Arm |
     campaign of the namespace), or the campaign has no arm with a positive weight. A holdout
     arm is returned like any other: the caller records the exposure and shows nothing.
     """
-    if not in_namespace_share(campaign=campaign, subject=subject):
-        return None
+    return arm_assigner(campaign=campaign, at=at)(subject)
+
+
+def arm_assigner(*, campaign: Campaign, at: datetime) -> Callable[[Pseudonym], Arm | None]:
+    """`assign_arm` for many subjects of one campaign at one moment (a fan-out's audience): the
+    same answers, with the per-campaign work (sorting arms, weight sums, the day's rotation,
+    the key) done once instead of once per person."""
     if campaign.design == AssignmentDesign.TIME_ROTATED:
-        return rotated_arm(campaign=campaign, at=at)
-    u = assignment_unit_interval(campaign=campaign, subject=subject)
-    return arm_for_unit(ordered_arms(campaign), u)
+        todays = rotated_arm(campaign=campaign, at=at)
+        return lambda subject: (todays if in_namespace_share(campaign=campaign, subject=subject)
+                                else None)
+    slices = ArmSlices(ordered_arms(campaign))
+    key = assignment_key()
+    prefix = f"{campaign.assignment_seed}:".encode()
+    namespaced = bool(campaign.assignment_namespace)
+
+    def assign(subject: Pseudonym) -> Arm | None:
+        if namespaced and not in_namespace_share(campaign=campaign, subject=subject):
+            return None
+        # The digest of `assignment_unit_interval`, without re-encoding the seed every time.
+        digest = hmac.digest(key, prefix + subject.value.encode(), "sha256")
+        return slices.arm_at(int.from_bytes(digest[:8], "big") / 2**64)
+
+    return assign

@@ -11,9 +11,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from campaigns.lifecycle import campaign_pause, campaign_resume
 from campaigns.models import Campaign
 from core.errors import Conflict, InvalidInput
-from delivery import ports
 from delivery.models import ChannelConfig, Delivery, DeliveryAttempt
 from delivery.selectors import campaign_progress
 from organisations.admin_base import OrganisationScopedAdmin
@@ -96,9 +96,9 @@ class DeliveryAdmin(OrganisationScopedAdmin):
         actor = Actor(user=request.user)
         try:
             if action == "pause":
-                ports.campaign_pause_by(campaign=campaign, actor=actor)
+                campaign_pause(campaign=campaign, actor=actor)
             else:
-                ports.campaign_resume(campaign=campaign, actor=actor)
+                campaign_resume(campaign=campaign, actor=actor)
         except (Conflict, InvalidInput) as error:
             self.message_user(request, str(error), messages.ERROR)
         else:

@@ -19,12 +19,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connection, transaction
 
+from campaigns.assignment import arm_assigner
+from campaigns.lifecycle import schedule_mark_fired
 from campaigns.models import Campaign, Schedule
+from campaigns.schedules import (
+    schedule_due_occurrence_key,
+    schedule_next_window_start,
+    schedule_relative_target_date,
+    schedule_window_allows,
+)
 from campaigns.selectors import message_in_language
 from core.pseudonyms import Pseudonym
-from delivery import ports
-from delivery.models import Delivery, DeliveryState, SkipReason, uuid7_hex_stream
+from delivery.models import (
+    ACTIVE_CAMPAIGN_STATUSES,
+    Delivery,
+    DeliveryState,
+    SkipReason,
+    uuid7_hex_stream,
+)
+from evaluation.exposure_log import capped_subjects, exposure_cap_for
 from organisations.services import Actor, audit_record
+from segments.models import Segment
+from segments.selectors import segment_audience, segment_members
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +60,7 @@ class FanOutResult:
 
 def schedules_due(*, now: datetime) -> list[int]:
     return list(Schedule.objects.filter(
-        next_fire_at__lte=now, campaign__status__in=ports.ACTIVE_CAMPAIGN_STATUSES,
+        next_fire_at__lte=now, campaign__status__in=ACTIVE_CAMPAIGN_STATUSES,
     ).values_list("id", flat=True)[:500])
 
 
@@ -53,13 +69,13 @@ def schedule_fan_out(*, schedule_id: int, now: datetime) -> FanOutResult | None:
     """Fan out the due occurrence of one step; None if it is not due or another worker has it."""
     schedule = (Schedule.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(pk=schedule_id, next_fire_at__lte=now,
-                        campaign__status__in=ports.ACTIVE_CAMPAIGN_STATUSES).first())
+                        campaign__status__in=ACTIVE_CAMPAIGN_STATUSES).first())
     if schedule is None:
         return None
     campaign = (Campaign.objects.select_related("organisation")
                 .prefetch_related("arms__messages").get(pk=schedule.campaign_id))
     fire_at = schedule.next_fire_at
-    occurrence = ports.schedule_occurrence_key(schedule, fire_at)
+    occurrence = schedule_due_occurrence_key(schedule, fire_at)
     rows = 0
     skipped = 0
     already = Delivery.objects.filter(schedule=schedule, occurrence_key=occurrence).exists()
@@ -72,14 +88,10 @@ def schedule_fan_out(*, schedule_id: int, now: datetime) -> FanOutResult | None:
         plan = _Plan(campaign=campaign, schedule=schedule, occurrence=occurrence,
                      fire_at=fire_at, now=now)
         rows, skipped = _write(plan.rows())
-    ports.schedule_mark_fired(schedule=schedule, occurrence=fire_at)
+    schedule_mark_fired(schedule=schedule, occurrence=fire_at)
     audit_record(organisation=campaign.organisation, actor=Actor.system(),
                  action="delivery.fan_out", target=schedule,
                  changes={"occurrence": occurrence, "rows": rows, "skipped": skipped})
-    if rows:
-        from delivery.lanes import lanes_start
-
-        transaction.on_commit(lanes_start)
     logger.info("fan-out of schedule %s occurrence %s: %s rows", schedule.pk, occurrence, rows)
     return FanOutResult(schedule_id=schedule.pk, occurrence_key=occurrence, rows=rows,
                         skipped=skipped)
@@ -90,6 +102,14 @@ def schedule_channel(schedule: Schedule, campaign: Campaign) -> str:
     if channel:
         return channel
     return (campaign.channels or ["email"])[0]
+
+
+def channel_audience(segment: Segment, channel: str, now: datetime) -> Any:
+    """Who a step on `channel` reaches: for email and SMS, members with a consented, unsuppressed
+    contact; a webhook goes to a partner's system about the person, so every member."""
+    if channel == "webhook":
+        return segment_members(segment=segment, now=now)
+    return segment_audience(segment=segment, channel=channel, now=now)
 
 
 class _Plan:
@@ -103,8 +123,8 @@ class _Plan:
         self.now = now
         self.fire_at = fire_at
         self.channel = schedule_channel(schedule, campaign)
-        self.assign = ports.arm_assigner(campaign=campaign, at=now)
-        self.capped = ports.frequency_capped(campaign=campaign, now=now)
+        self.assign = arm_assigner(campaign=campaign, at=now)
+        self.capped = capped_subjects(campaign_id=campaign.pk, cap=exposure_cap_for(campaign, now))
         self.languages = [lang for lang in (campaign.languages or []) if lang]
         self._messages: dict[tuple[int, str], int | None] = {}
         self._due: dict[str, datetime] = {}
@@ -113,8 +133,7 @@ class _Plan:
     def rows(self) -> Iterator[tuple]:
         seen: set[int] = set()
         for segment in self.campaign.segments.all():
-            audience = self.relative(ports.segment_audience(
-                segment=segment, channel=self.channel, now=self.now))
+            audience = self.relative(channel_audience(segment, self.channel, self.now))
             for person in audience.values_list(*AUDIENCE_FIELDS).iterator(chunk_size=20_000):
                 if person[0] in seen:
                     continue
@@ -127,7 +146,7 @@ class _Plan:
         """A relative step (e.g. 7 days after release) reaches those whose date is due."""
         if self.schedule.kind != "relative" or not self.schedule.relative_attribute:
             return audience
-        due = ports.relative_target_date(self.schedule, self.fire_at)
+        due = schedule_relative_target_date(self.schedule, self.fire_at)
         lookup = f"attributes__{self.schedule.relative_attribute}"
         return audience.filter(**{lookup: due.isoformat()})
 
@@ -174,9 +193,9 @@ def window_due_at(schedule: Schedule, time_zone: str, now: datetime) -> datetime
     if not (schedule.window_start or schedule.window_end or schedule.window_weekdays):
         return now
     local = now.astimezone(recipient_zone(time_zone))
-    if ports.window_allows(schedule, local):
+    if schedule_window_allows(schedule, local):
         return now
-    return ports.next_window_start(schedule, local).astimezone(UTC)
+    return schedule_next_window_start(schedule, local).astimezone(UTC)
 
 
 def _write(rows: Iterator[tuple]) -> tuple[int, int]:

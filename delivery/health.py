@@ -15,7 +15,6 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from delivery.conf import setting
 from delivery.tasks import HEARTBEAT_KEY, QUEUES
 
 
@@ -25,7 +24,7 @@ class WorkersStale(RuntimeError):
 
 def workers_status(*, now: float | None = None) -> dict[str, dict]:
     now = time.time() if now is None else now
-    limit = setting("DELIVERY_HEARTBEAT_STALE_SECONDS")
+    limit = settings.DELIVERY_HEARTBEAT_STALE_SECONDS
     status: dict[str, dict] = {}
     for queue in QUEUES:
         beat = cache.get(HEARTBEAT_KEY.format(queue=queue))

@@ -17,12 +17,11 @@ import socket
 import time
 import uuid
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from delivery.conf import int_setting, setting
-from delivery.models import Delivery, DeliveryState
-from delivery.ports import ACTIVE_CAMPAIGN_STATUSES
+from delivery.models import ACTIVE_CAMPAIGN_STATUSES, Delivery, DeliveryState
 from delivery.sending import BatchReport, deliveries_send
 from delivery.services import deliveries_claim
 
@@ -33,19 +32,6 @@ LANE_TTL = 20  # seconds without a heartbeat before the tick restarts a lane
 
 def lane_key(lane: int) -> str:
     return f"delivery:lane:{lane}"
-
-
-def lanes_start() -> int:
-    """Start every lane that is not running. Returns how many were started."""
-    from delivery.tasks import send_lane
-
-    started = 0
-    for lane in range(max(int_setting("DELIVERY_SEND_LANES"), 1)):
-        token = uuid.uuid4().hex
-        if cache.add(lane_key(lane), token, timeout=LANE_TTL):
-            send_lane.delay(lane, token)
-            started += 1
-    return started
 
 
 def due_work_exists(*, now=None) -> bool:  # type: ignore[no-untyped-def]
@@ -66,8 +52,8 @@ def lane_run(*, lane: int, token: str) -> tuple[BatchReport, bool]:
     totals = BatchReport()
     if cache.get(lane_key(lane)) != token:
         return totals, False  # a stale duplicate: another task owns this lane now
-    ends = time.monotonic() + setting("DELIVERY_LANE_SECONDS")
-    batch_size = int_setting("DELIVERY_BATCH_SIZE")
+    ends = time.monotonic() + settings.DELIVERY_LANE_SECONDS
+    batch_size = settings.DELIVERY_BATCH_SIZE
     while time.monotonic() < ends:
         worker_id = f"{worker_name()}:{uuid.uuid4().hex[:12]}"
         claimed_at = time.monotonic()
@@ -76,7 +62,7 @@ def lane_run(*, lane: int, token: str) -> tuple[BatchReport, bool]:
             cache.delete(lane_key(lane)) if cache.get(lane_key(lane)) == token else None
             return totals, False
         report = deliveries_send(ids=ids, worker_id=worker_id,
-                                 lease_deadline=claimed_at + setting("DELIVERY_LEASE_SECONDS"))
+                                 lease_deadline=claimed_at + settings.DELIVERY_LEASE_SECONDS)
         _add(totals, report)
         if cache.get(lane_key(lane)) != token:
             return totals, False

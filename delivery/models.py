@@ -17,9 +17,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.models import CampaignStatus
 from core.crypto import EncryptedTextField
 from core.vocabulary import Channel
 from organisations.models import Organisation
+
+# Campaign states in which due steps fan out and queued deliveries are sent. Only running
+# campaigns send: campaigns.lifecycle starts a scheduled campaign when its first flight begins,
+# and pausing or cancelling one stops its sends at the next claim.
+ACTIVE_CAMPAIGN_STATUSES = (CampaignStatus.RUNNING,)
 
 
 def uuid7() -> uuid.UUID:

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from delivery.conf import text_setting
+from django.conf import settings
 
 # KEYS[1] bucket hash; ARGV: rate/s, burst, n, max_wait. Returns wait seconds as a string
 # (Lua numbers become integers on the way out, so we format them).
@@ -101,7 +101,7 @@ _buckets: RedisBuckets | LocalBuckets | None = None
 def buckets() -> RedisBuckets | LocalBuckets:
     global _buckets
     if _buckets is None:
-        url = text_setting("DELIVERY_REDIS_URL") or text_setting("REDIS_URL")
+        url = settings.DELIVERY_REDIS_URL
         _buckets = RedisBuckets(url) if url else LocalBuckets()
     return _buckets
 

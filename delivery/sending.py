@@ -27,10 +27,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.utils import timezone
 
 from campaigns.models import Arm, Campaign, Message, Schedule
-from delivery import ports, ratelimit
+from campaigns.rendering import build_render_context, render_message
+from delivery import ratelimit
 from delivery.channels import (
     ChannelSender,
     Outgoing,
@@ -39,9 +41,14 @@ from delivery.channels import (
     TransientError,
     sender_for,
 )
-from delivery.conf import int_setting, setting
 from delivery.fanout import window_due_at
-from delivery.models import ChannelConfig, Delivery, DeliveryState, SkipReason
+from delivery.models import (
+    ACTIVE_CAMPAIGN_STATUSES,
+    ChannelConfig,
+    Delivery,
+    DeliveryState,
+    SkipReason,
+)
 from delivery.services import (
     Outcome,
     Result,
@@ -50,7 +57,10 @@ from delivery.services import (
     deliveries_release,
     deliveries_renew,
 )
+from interventions.links import help_link_signer, personalise_help_links
 from segments.models import Segment
+from segments.optout import OptOutLinks
+from segments.selectors import contacts_for, suppressed_recipient_ids
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +140,7 @@ class _Batch:
         self.report = BatchReport()
         self.pending: set[UUID] = set()
         self.renders: dict[tuple, Any] = {}
-        self.opt_outs = ports.OptOutLinks()
+        self.opt_outs = OptOutLinks()
         self.active_checked: dict[int, float] = {}
         self.sending: ThreadPoolExecutor | None = None  # one thread: chunks go out in order
         self.in_flight: _InFlight | None = None
@@ -185,10 +195,10 @@ class _Batch:
         if not rows:
             return []
         recipient_ids = [row.recipient_id for row in rows]
-        blocked = ports.suppressed_recipients(organisation_id=organisation_id, channel=channel,
-                                              recipient_ids=recipient_ids)
-        contacts = ports.contacts_for(recipients=[row.recipient for row in rows],
-                                      channel=channel) if channel != "webhook" else {}
+        blocked = suppressed_recipient_ids(organisation_id=organisation_id, channel=channel,
+                                           recipient_ids=recipient_ids)
+        contacts = contacts_for(recipients=[row.recipient for row in rows],
+                                channel=channel) if channel != "webhook" else {}
         sendable: list[tuple[Delivery, str]] = []
         for row in rows:
             contact = contacts.get(row.recipient_id)
@@ -218,13 +228,13 @@ class _Batch:
         """Chunk k+1 goes out on the sending thread while this thread records chunk k, so the
         provider's and the database's round trips overlap. At most two chunks are ever sent
         and not yet recorded."""
-        size = max(int_setting("DELIVERY_FLUSH_SIZE"), 1)
+        size = max(settings.DELIVERY_FLUSH_SIZE, 1)
         for start in range(0, len(sendable), size):
             chunk = sendable[start:start + size]
             if not self.may_continue(chunk[0][0].campaign_id):
                 return
             wait = ratelimit.acquire(bucket, len(chunk),
-                                     max_wait=setting("DELIVERY_MAX_RATE_WAIT_SECONDS"))
+                                     max_wait=settings.DELIVERY_MAX_RATE_WAIT_SECONDS)
             if wait < 0:  # the channel is saturated: come back when tokens will be there
                 due = timezone.now() + timedelta(seconds=-wait)
                 self.release([row.pk for row, _ in sendable[start:]], next_attempt_at=due)
@@ -287,23 +297,11 @@ class _Batch:
 
     def transmit(self, outgoings: list[Outgoing], sender: ChannelSender) -> list[Any]:
         """One result per message (SendResult or the error), None for those not started."""
-        send_many = getattr(sender, "send_many", None)
-        if send_many is not None:
-            try:
-                return list(send_many(outgoings, deadline=self.lease_deadline))
-            except Exception as error:  # an adapter bug must not lose the chunk's outcomes
-                logger.exception("unexpected error from the %s adapter", type(sender).__name__)
-                return [error] * len(outgoings)
-        results: list[Any] = []
-        for outgoing in outgoings:
-            if time.monotonic() > self.lease_deadline:
-                results.append(None)
-                continue
-            try:
-                results.append(sender.send(outgoing))
-            except Exception as error:
-                results.append(error)
-        return results
+        try:
+            return list(sender.send_many(outgoings, deadline=self.lease_deadline))
+        except Exception as error:  # an adapter bug must not lose the chunk's outcomes
+            logger.exception("unexpected error from the %s adapter", type(sender).__name__)
+            return [error] * len(outgoings)
 
     def record(self, outcomes: list[Outcome]) -> None:
         if not outcomes:
@@ -331,9 +329,9 @@ class _Batch:
     def lease_until(self, lease_end: float) -> None:
         """Sends stop DELIVERY_LEASE_MARGIN_SECONDS (more than any network timeout) before the
         lease ends; the lease is renewed once half of the sending time is used."""
-        self.lease_deadline = lease_end - setting("DELIVERY_LEASE_MARGIN_SECONDS")
+        self.lease_deadline = lease_end - settings.DELIVERY_LEASE_MARGIN_SECONDS
         self.renew_at = self.lease_deadline - max(
-            (setting("DELIVERY_LEASE_SECONDS") - setting("DELIVERY_LEASE_MARGIN_SECONDS")) / 2, 0)
+            (settings.DELIVERY_LEASE_SECONDS - settings.DELIVERY_LEASE_MARGIN_SECONDS) / 2, 0)
 
     def keep_lease(self) -> bool:
         """Renew the lease of every row this batch still holds (waiting or in flight)."""
@@ -347,7 +345,7 @@ class _Batch:
         if renewed < len(held):  # clocks or a stall let the sweeper take some: stop here
             logger.warning("lease lost on %s rows of a batch", len(held) - renewed)
             return False
-        self.lease_until(started + setting("DELIVERY_LEASE_SECONDS"))
+        self.lease_until(started + settings.DELIVERY_LEASE_SECONDS)
         return True
 
     def may_continue(self, campaign_id: int) -> bool:
@@ -358,14 +356,13 @@ class _Batch:
         if time.monotonic() - checked < 1.0:
             return True
         active = Campaign.objects.filter(
-            pk=campaign_id, status__in=ports.ACTIVE_CAMPAIGN_STATUSES).exists()
+            pk=campaign_id, status__in=ACTIVE_CAMPAIGN_STATUSES).exists()
         self.active_checked[campaign_id] = time.monotonic() if active else -1e9
         return active
 
     # -- rendering --------------------------------------------------------------------------
     def outgoing(self, row: Delivery, contact: str) -> Outgoing:
-        opt_out = self.opt_outs.url(recipient=row.recipient, channel=row.channel,
-                                    campaign=row.campaign) if row.channel != "webhook" else ""
+        opt_out = self.opt_outs.url(recipient=row.recipient, channel=row.channel)
         rendered = self.rendered(row, opt_out)
         return Outgoing(
             delivery_id=str(row.pk), to=contact, subject=rendered.subject,
@@ -379,19 +376,19 @@ class _Batch:
         recipient = row.recipient
         key = (row.message_id, recipient.country, recipient.language, recipient.stage)
         if key not in self.renders:
-            context = ports.render_context(
+            context = build_render_context(
                 campaign=row.campaign, country=recipient.country,
                 language=row.message.language or recipient.language,
-                stage=recipient.stage or None, opt_out_url=OPT_OUT_SENTINEL,
-                at=timezone.now())
-            rendered = ports.render(message=row.message, context=context)
+                stage=recipient.stage or None, link_signer=help_link_signer,
+                opt_out_url=OPT_OUT_SENTINEL, at=timezone.now())
+            rendered = render_message(message=row.message, context=context)
             uses_link = "opt_out_link" in (row.message.body + row.message.subject)
             swappable = not uses_link or OPT_OUT_SENTINEL in rendered.text + rendered.html
             self.renders[key] = (rendered, context, swappable)
         rendered, context, swappable = self.renders[key]
         if not swappable:  # a filter changed the link: render this person on their own
-            rendered = ports.render(message=row.message, context=replace(context,
-                                                                         opt_out_link=opt_out))
+            rendered = render_message(message=row.message,
+                                      context=replace(context, opt_out_link=opt_out))
         else:
             rendered = replace(
                 rendered,
@@ -400,8 +397,9 @@ class _Batch:
                 html=rendered.html.replace(OPT_OUT_SENTINEL, html_lib.escape(opt_out)))
         # Help links go through the signed /go/ redirect, signed for this delivery's exposure
         # (whose id is the delivery id), so a click is counted against the right arm.
-        return replace(rendered, text=ports.personalise_links(rendered.text, row.pk),
-                       html=ports.personalise_links(rendered.html, row.pk))
+        return replace(rendered,
+                       text=personalise_help_links(rendered.text, exposure_id=row.pk),
+                       html=personalise_help_links(rendered.html, exposure_id=row.pk))
 
 
 def _outcome(row: Delivery, result: Any) -> Outcome:

@@ -7,6 +7,7 @@ delivery/sending.py, fan-out in delivery/fanout.py, the send loops in delivery/l
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from collections.abc import Iterable
@@ -15,33 +16,33 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from campaigns.lifecycle import campaign_pause
 from campaigns.models import Campaign
+from core.errors import Conflict, InvalidInput
 from core.pseudonyms import Pseudonym
-from delivery import ports
-from delivery.conf import int_setting, setting
-from delivery.fanout import FanOutResult, schedule_fan_out, schedules_due
 from delivery.models import (
+    ACTIVE_CAMPAIGN_STATUSES,
     AttemptOutcome,
     Delivery,
     DeliveryAttempt,
     DeliveryState,
     SkipReason,
 )
+from evaluation.services import exposures_record_many
+from organisations.services import Actor, audit_record
+from segments.models import ContactChannel, Recipient
+from segments.services import suppression_add
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FanOutResult", "Outcome", "Result", "deliveries_claim", "deliveries_record",
-           "deliveries_release", "deliveries_renew", "deliveries_sweep", "delivery_status_update",
-           "schedule_fan_out", "schedules_due"]
-
-
 def active_campaign_ids() -> list[int]:
-    return list(Campaign.objects.filter(status__in=ports.ACTIVE_CAMPAIGN_STATUSES)
+    return list(Campaign.objects.filter(status__in=ACTIVE_CAMPAIGN_STATUSES)
                 .values_list("id", flat=True))
 
 
@@ -65,7 +66,7 @@ def deliveries_claim(*, limit: int, worker_id: str, now: datetime) -> list[UUID]
 def _claim_from(campaign_id: int, limit: int, worker_id: str, now: datetime) -> list[UUID]:
     due = Delivery.objects.filter(campaign_id=campaign_id, state=DeliveryState.QUEUED,
                                   next_attempt_at__lte=now).order_by("next_attempt_at")
-    lease = now + timedelta(seconds=setting("DELIVERY_LEASE_SECONDS"))
+    lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     if connection.features.has_select_for_update_skip_locked:
         ids = list(due.select_for_update(skip_locked=True).values_list("id", flat=True)[:limit])
         Delivery.objects.filter(pk__in=ids).update(
@@ -92,7 +93,7 @@ def deliveries_release(*, ids: Iterable[UUID], worker_id: str,
 def deliveries_renew(*, ids: Iterable[UUID], worker_id: str, now: datetime) -> int:
     """Extend the lease of rows a live batch still holds. Leases are short (what a killed
     worker's rows wait out); a live batch renews them, so only a dead one lets them lapse."""
-    lease = now + timedelta(seconds=setting("DELIVERY_LEASE_SECONDS"))
+    lease = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     return Delivery.objects.filter(pk__in=list(ids), state=DeliveryState.SENDING,
                                    claimed_by=worker_id).update(lease_expires_at=lease)
 
@@ -186,9 +187,8 @@ def deliveries_record(*, outcomes: list[Outcome], worker_id: str, now: datetime)
         DeliveryAttempt.objects.bulk_create(attempts)
     for outcome in outcomes:
         if outcome.suppress and outcome.delivery.pk in owned:
-            ports.suppression_add(recipient=outcome.delivery.recipient,
-                                  channel=outcome.delivery.channel, reason=outcome.suppress,
-                                  note=outcome.reason)
+            _suppress(recipient=outcome.delivery.recipient, channel=outcome.delivery.channel,
+                      reason=outcome.suppress, note=outcome.reason)
     return len(changed)
 
 
@@ -260,7 +260,7 @@ def _apply(outcome: Outcome, *, now: datetime) -> DeliveryAttempt | None:
             row.exposure_id, row.sent_at = _PENDING_EXPOSURE, now
         return None
     row.attempts += 1
-    if outcome.result == Result.RETRY and row.attempts < int_setting("DELIVERY_MAX_ATTEMPTS"):
+    if outcome.result == Result.RETRY and row.attempts < settings.DELIVERY_MAX_ATTEMPTS:
         delay = retry_delay(row.attempts, retry_after=outcome.retry_after)
         row.state, row.next_attempt_at = DeliveryState.QUEUED, now + timedelta(seconds=delay)
         return DeliveryAttempt(delivery=row, number=row.attempts, outcome=AttemptOutcome.RETRY,
@@ -286,7 +286,7 @@ def _exposures(rows: list[Delivery], *, now: datetime) -> None:
     if not pending:
         return
     records = [_exposure_fields(row, now=now) for row in pending]
-    exposure_ids = ports.exposures_record_many(records)
+    exposure_ids = exposures_record_many(records)
     for row, exposure_id in zip(pending, exposure_ids, strict=True):
         row.exposure_id = exposure_id
 
@@ -307,8 +307,8 @@ def _exposure_fields(delivery: Delivery, *, now: datetime) -> dict:
 
 def retry_delay(attempt: int, *, retry_after: float | None = None) -> float:
     """Exponential backoff with jitter: uniform in [c/2, c], c = base * 2^(attempt-1), capped."""
-    base = setting("DELIVERY_RETRY_BASE_SECONDS")
-    ceiling = min(setting("DELIVERY_RETRY_MAX_SECONDS"), base * 2 ** max(attempt - 1, 0))
+    base = settings.DELIVERY_RETRY_BASE_SECONDS
+    ceiling = min(settings.DELIVERY_RETRY_MAX_SECONDS, base * 2 ** max(attempt - 1, 0))
     delay = random.uniform(ceiling / 2, ceiling)
     return max(delay, retry_after or 0.0)
 
@@ -349,9 +349,9 @@ def delivery_status_update(*, delivery: Delivery, status: str, error_code: str =
     changed = Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENT).update(**values)
     if changed and suppress and error_code in {"30003", "30005", "30006", "21610"}:
         # Unreachable / unknown / landline / opted out: this number should not be tried again.
-        ports.suppression_add(recipient=delivery.recipient, channel=delivery.channel,
-                              reason="unsubscribed" if error_code == "21610" else suppress,
-                              note=values.get("reason", ""))
+        _suppress(recipient=delivery.recipient, channel=delivery.channel,
+                  reason="unsubscribed" if error_code == "21610" else suppress,
+                  note=values.get("reason", ""))
     return StatusUpdate(delivery.pk, state if changed else delivery.state, bool(changed))
 
 
@@ -370,13 +370,35 @@ def campaign_error_check(*, campaign_id: int) -> bool:
     ).values_list("state").annotate(n=Count("id")).values_list("state", "n"))
     failed = counts.get(DeliveryState.FAILED, 0)
     finished = sum(counts.values())
-    if finished < setting("DELIVERY_AUTO_PAUSE_MIN_SAMPLE"):
+    if finished < settings.DELIVERY_AUTO_PAUSE_MIN_SAMPLE:
         return False
-    if failed / finished < setting("DELIVERY_AUTO_PAUSE_ERROR_RATE"):
+    if failed / finished < settings.DELIVERY_AUTO_PAUSE_ERROR_RATE:
         return False
     campaign = Campaign.objects.select_related("organisation").get(pk=campaign_id)
     reason = f"auto-paused: {failed} of {finished} sends failed"
-    paused = ports.campaign_pause(campaign=campaign, reason=reason)
+    paused = _auto_pause(campaign, reason=reason)
     if paused:
         logger.warning("campaign %s %s", campaign_id, reason)
     return paused
+
+
+@transaction.atomic
+def _auto_pause(campaign: Campaign, *, reason: str) -> bool:
+    """Pause on the system's behalf, with an audit row saying why; False if not running."""
+    try:
+        campaign_pause(campaign=campaign, actor=Actor.system())
+    except Conflict:
+        return False
+    audit_record(organisation=campaign.organisation, actor=Actor.system(),
+                 action="delivery.auto_pause", target=campaign, changes={"reason": reason})
+    return True
+
+
+def _suppress(*, recipient: Recipient, channel: str, reason: str, note: str) -> None:
+    """Never send on this channel to this recipient's contact again (bounce, complaint)."""
+    if channel not in ContactChannel.values:
+        return  # webhooks go to a partner's system, not to a person's address
+    # InvalidInput: the contact point was removed meanwhile, so there is nothing to suppress.
+    with contextlib.suppress(InvalidInput):
+        suppression_add(organisation=recipient.organisation, channel=channel, reason=reason,
+                        actor=Actor.system(), recipient=recipient, note=note[:500])

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from delivery.conf import setting
+from delivery.fanout import schedule_fan_out, schedules_due
+from delivery.lanes import LANE_TTL, due_work_exists, lane_key, lane_run
+from delivery.services import deliveries_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +31,6 @@ HEARTBEAT_KEY = "delivery:heartbeat:{queue}"
              soft_time_limit=60, time_limit=90)
 def tick() -> None:
     """Sweep expired leases, start fan-outs of due steps, and start send lanes if work is due."""
-    from delivery.fanout import schedules_due
-    from delivery.lanes import due_work_exists, lanes_start
-    from delivery.services import deliveries_sweep
-
     now = timezone.now()
     deliveries_sweep(now=now)
     for schedule_id in schedules_due(now=now):
@@ -41,22 +41,31 @@ def tick() -> None:
         lanes_start()
 
 
+def lanes_start() -> int:
+    """Start every lane that is not running (its key is missing). Returns how many started."""
+    started = 0
+    for lane in range(max(settings.DELIVERY_SEND_LANES, 1)):
+        token = uuid.uuid4().hex
+        if cache.add(lane_key(lane), token, timeout=LANE_TTL):
+            send_lane.delay(lane, token)
+            started += 1
+    return started
+
+
 @shared_task(name="delivery.fan_out", queue="fanout", acks_late=True, ignore_result=True,
              soft_time_limit=900, time_limit=960)
 def fan_out(schedule_id: int) -> None:
-    from delivery.fanout import schedule_fan_out
-
     try:
-        schedule_fan_out(schedule_id=schedule_id, now=timezone.now())
+        result = schedule_fan_out(schedule_id=schedule_id, now=timezone.now())
     finally:
         cache.delete(f"delivery:fanout:{schedule_id}")
+    if result is not None and result.rows:
+        lanes_start()  # committed: schedule_fan_out is its own transaction
 
 
 @shared_task(name="delivery.send_lane", queue="send", acks_late=True, ignore_result=True,
              soft_time_limit=120, time_limit=150)
 def send_lane(lane: int, token: str) -> None:
-    from delivery.lanes import lane_run
-
     totals, more = lane_run(lane=lane, token=token)
     if totals.sent or totals.failed:
         logger.info("lane %s: sent %s, retried %s, failed %s, skipped %s", lane, totals.sent,
@@ -79,7 +88,7 @@ def probe(counter: str) -> None:
 
 
 BEAT_SCHEDULE = {
-    "delivery-tick": {"task": "delivery.tick", "schedule": setting("DELIVERY_TICK_SECONDS"),
+    "delivery-tick": {"task": "delivery.tick", "schedule": settings.DELIVERY_TICK_SECONDS,
                       "options": {"queue": "maintenance", "expires": 30}},
     **{
         f"delivery-heartbeat-{queue}": {

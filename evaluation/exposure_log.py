@@ -13,6 +13,12 @@ prepared once per connection whatever the batch size. Inside a transaction (test
 atomic block) the row is written on the caller's own connection instead, so it commits or rolls
 back with it.
 
+The frequency cap, the one rule (docs/architecture.md): at most `frequency_cap_count` exposures
+of one person to one campaign within `frequency_cap_days`, holdout exposures counted (a holdout
+is an exposure to the experiment; not counting it would let the cap itself unbalance the arms).
+`exposure_cap_for` turns a campaign into that cap; the intervention path applies it per row in
+the insert, the delivery fan-out asks `capped_subjects` once per occurrence.
+
 The cap is not a lock: two simultaneous requests for one person can both pass it (as with any
 count-then-insert); it limits repetition, it does not guarantee a maximum.
 """
@@ -24,10 +30,11 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
+from django.db.models import Count, QuerySet
 
 from evaluation.models import Exposure
 
@@ -50,6 +57,31 @@ class ExposureCap:
 
     count: int
     since: datetime
+
+
+def exposure_cap_for(campaign: Any, at: datetime) -> ExposureCap | None:
+    """The campaign's frequency cap as of `at`; None when it has none (a count of 0: the field
+    cannot express "never show", that is what pausing is for)."""
+    if not campaign.frequency_cap_count:
+        return None
+    return ExposureCap(count=campaign.frequency_cap_count,
+                       since=at - timedelta(days=campaign.frequency_cap_days))
+
+
+def capped_subjects(*, campaign_id: int, cap: ExposureCap | None) -> set[tuple[str, str]]:
+    """(key id, pseudonym) of everyone who already had `cap.count` exposures to the campaign
+    since `cap.since` (the same count the insert below makes per row)."""
+    if cap is None:
+        return set()
+    rows = (_prior_exposures(campaign_id, cap.since)
+            .values("subject_key_id", "subject_pseudonym")
+            .annotate(n=Count("id")).filter(n__gte=cap.count))
+    return {(row["subject_key_id"], row["subject_pseudonym"]) for row in rows}
+
+
+def _prior_exposures(campaign_id: int, since: datetime) -> QuerySet[Exposure]:
+    # Mirrors the WHERE of `_batch_statement` (kept in SQL there for the hot path).
+    return Exposure.objects.filter(campaign_id=campaign_id, occurred_at__gte=since)
 
 
 @dataclass(frozen=True)
@@ -233,10 +265,9 @@ def exposure_model(row: ExposureRow) -> Exposure:
 
 
 def _insert_one(row: ExposureRow, *, cap: ExposureCap | None) -> bool:
-    if cap is not None and Exposure.objects.filter(
-            subject_key_id=row.subject_key_id, subject_pseudonym=row.subject_pseudonym,
-            campaign_id=row.campaign_id, occurred_at__gte=cap.since)[:cap.count].count() \
-            >= cap.count:
+    if cap is not None and _prior_exposures(row.campaign_id, cap.since).filter(
+            subject_key_id=row.subject_key_id,
+            subject_pseudonym=row.subject_pseudonym)[:cap.count].count() >= cap.count:
         return False
     exposure_model(row).save(force_insert=True)
     return True

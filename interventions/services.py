@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -30,6 +30,7 @@ from core.locales import language_chain
 from core.pseudonyms import Pseudonym, pseudonymise
 from core.vocabulary import Channel
 from directory.selectors import help_resources_for, legal_notice_for
+from evaluation.exposure_log import exposure_cap_for
 from evaluation.models import Exposure, ExposureSource, Outcome
 from evaluation.services import ExposureCap, exposure_insert_unless_capped, exposure_row
 from interventions.links import LinkTarget, link_destination, link_url
@@ -164,17 +165,6 @@ def _campaign_matches(entry: CampaignEntry, facts: dict, *, country: str,
     return False, None
 
 
-def _cap(campaign: Campaign, at: datetime) -> ExposureCap | None:
-    # A cap of 0 means "no cap" (the field cannot express "never show": pause the campaign).
-    # Holdout assignments count too: otherwise a holdout person would be recorded on every
-    # trigger while a shown person is capped, and the arms' exposure counts would no longer be
-    # comparable (a sample-ratio mismatch made by the cap itself).
-    if not campaign.frequency_cap_count:
-        return None
-    return ExposureCap(count=campaign.frequency_cap_count,
-                       since=at - timedelta(days=campaign.frequency_cap_days))
-
-
 def _answer(*, partner: Organisation, entry: CampaignEntry, arm: Arm, segment: Any,
             subject: Pseudonym, context: InterventionContext, country: str, language: str,
             at: datetime) -> InterventionResult:
@@ -183,7 +173,7 @@ def _answer(*, partner: Organisation, entry: CampaignEntry, arm: Arm, segment: A
                                 referral_code=campaign.referral_code)
     record = {"campaign": campaign, "arm": arm, "subject": subject, "segment": segment,
               "partner": partner, "country": country, "language": language,
-              "trigger": context.trigger, "at": at, "cap": _cap(campaign, at)}
+              "trigger": context.trigger, "at": at, "cap": exposure_cap_for(campaign, at)}
     if arm.kind == ArmKind.HOLDOUT:
         exposure_id = uuid.uuid4()
         if not _exposure_record(**record, exposure_id=exposure_id, message=None):

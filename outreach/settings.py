@@ -248,6 +248,42 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 # /healthz fails (503) when no worker completed a heartbeat recently; on where workers run.
 HEALTH_REQUIRE_WORKERS = (_env("HEALTH_REQUIRE_WORKERS", "1" if PRODUCTION else "0") == "1")
 
+# --- Delivery engine (see delivery/README.md) ------------------------------------------------
+def _number(name: str, default: float) -> float:
+    return float(_env(name, str(default)) or default)
+
+
+# Beat: how often `delivery.tick` fans out due steps, sweeps leases and starts send lanes.
+DELIVERY_TICK_SECONDS = _number("DELIVERY_TICK_SECONDS", 2.0)
+# A claimed row belongs to its worker for this long unless the live batch renews it (it
+# does, halfway through its sending time); after a kill the sweeper re-queues it then.
+DELIVERY_LEASE_SECONDS = _number("DELIVERY_LEASE_SECONDS", 20.0)
+# Stop sending from a batch this long before its lease ends (and hand the rest back).
+DELIVERY_LEASE_MARGIN_SECONDS = _number("DELIVERY_LEASE_MARGIN_SECONDS", 10.0)
+# Rows claimed at once: each batch pays a few queries, a render and a connection.
+DELIVERY_BATCH_SIZE = int(_number("DELIVERY_BATCH_SIZE", 500))
+# Outcomes are recorded (sent + exposure, one transaction) after at most this many sends.
+DELIVERY_FLUSH_SIZE = int(_number("DELIVERY_FLUSH_SIZE", 25))
+# Parallel send loops across all workers; each is one task that loops for LANE_SECONDS.
+DELIVERY_SEND_LANES = int(_number("DELIVERY_SEND_LANES", 2))
+DELIVERY_LANE_SECONDS = _number("DELIVERY_LANE_SECONDS", 5.0)
+DELIVERY_MAX_ATTEMPTS = int(_number("DELIVERY_MAX_ATTEMPTS", 8))
+DELIVERY_RETRY_BASE_SECONDS = _number("DELIVERY_RETRY_BASE_SECONDS", 30.0)
+DELIVERY_RETRY_MAX_SECONDS = _number("DELIVERY_RETRY_MAX_SECONDS", 3600.0)
+# Auto-pause: pause a campaign once this share of its finished sends failed ...
+DELIVERY_AUTO_PAUSE_ERROR_RATE = _number("DELIVERY_AUTO_PAUSE_ERROR_RATE", 0.25)
+# ... but only after this many finished sends (a few early failures are not a trend).
+DELIVERY_AUTO_PAUSE_MIN_SAMPLE = int(_number("DELIVERY_AUTO_PAUSE_MIN_SAMPLE", 100))
+# A rate-limit wait longer than this is not slept: the rows go back with a later due time.
+DELIVERY_MAX_RATE_WAIT_SECONDS = _number("DELIVERY_MAX_RATE_WAIT_SECONDS", 2.0)
+# Health: a heartbeat task older than this means tasks are not completing.
+DELIVERY_HEARTBEAT_STALE_SECONDS = _number("DELIVERY_HEARTBEAT_STALE_SECONDS", 120.0)
+DELIVERY_HTTP_TIMEOUT_SECONDS = _number("DELIVERY_HTTP_TIMEOUT_SECONDS", 10.0)
+# SMS and webhook requests of a chunk in flight at once, per send lane (keep-alive each).
+DELIVERY_HTTP_CONCURRENCY = int(_number("DELIVERY_HTTP_CONCURRENCY", 8))
+# The Redis of the shared token buckets (default: REDIS_URL); none: a bucket per process.
+DELIVERY_REDIS_URL = _env("DELIVERY_REDIS_URL", REDIS_URL) or ""
+
 # --- Live interventions ----------------------------------------------------------------------
 # Requests per partner across all web processes ("600/s", "20000/min").
 INTERVENTIONS_RATE_PER_PARTNER = _env("INTERVENTIONS_RATE_PER_PARTNER", "12000/min")

@@ -37,3 +37,26 @@ def opt_out_url(*, recipient: Recipient, channel: str) -> str:
     """The absolute link for a message footer and the List-Unsubscribe header (RFC 8058)."""
     path = reverse("segments:opt-out", args=[opt_out_token(recipient=recipient, channel=channel)])
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
+
+
+class OptOutLinks:
+    """`opt_out_url` for a batch of sends. Reversing the URL costs more than signing the token,
+    so the first link of a channel is built in full and the others reuse its text around the
+    token (checked to hold the token exactly once; otherwise every link is built in full)."""
+
+    def __init__(self) -> None:
+        self.frames: dict[str, tuple[str, str] | None] = {}
+
+    def url(self, *, recipient: Recipient, channel: str) -> str:
+        if channel not in ContactChannel.values:
+            return ""  # webhooks go to a partner's system, not to a person
+        token = opt_out_token(recipient=recipient, channel=channel)
+        if channel not in self.frames:
+            url = opt_out_url(recipient=recipient, channel=channel)
+            before, found, after = url.partition(token)
+            self.frames[channel] = (before, after) if found and token not in after else None
+            return url
+        frame = self.frames[channel]
+        if frame is None:
+            return opt_out_url(recipient=recipient, channel=channel)
+        return f"{frame[0]}{token}{frame[1]}"

@@ -1,9 +1,10 @@
 """Reads for segments and recipients, always scoped to an organisation.
 
-The delivery engine builds on three of them:
+The delivery engine builds on these:
 - `segment_audience(segment=, channel=, now=)`: who a scheduled send may go to;
-- `contact_for(recipient=, channel=)`: the decrypted address, for the sender only;
-- `is_suppressed(organisation=, channel=, contact_blind_index=)`: the last check before sending.
+- `contacts_for(recipients=, channel=)`: the decrypted addresses of a batch, for the sender only;
+- `suppressed_recipient_ids(organisation_id=, channel=, recipient_ids=)`: the last check before
+  sending (suppressions added after the audience froze).
 """
 
 from __future__ import annotations
@@ -263,6 +264,17 @@ def recipient_suppressed(*, recipient: Recipient, channel: str) -> bool:
         return True
     return is_suppressed(organisation=recipient.organisation, channel=channel,
                          contact_blind_index=point.blind_index)
+
+
+def suppressed_recipient_ids(*, organisation_id: int, channel: str,
+                             recipient_ids: list[int]) -> set[int]:
+    """Which of these recipients have a suppressed contact on the channel (one query each for
+    their contact points and the suppressions)."""
+    index_of = dict(ContactPoint.objects.filter(recipient__in=recipient_ids, channel=channel)
+                    .values_list("blind_index", "recipient_id"))
+    blocked = Suppression.objects.filter(organisation_id=organisation_id, channel=channel,
+                                         blind_index__in=list(index_of))
+    return {index_of[index] for index in blocked.values_list("blind_index", flat=True)}
 
 
 def contact_blind_index(*, organisation: Organisation, channel: str, value: str) -> str | None:

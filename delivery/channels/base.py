@@ -47,7 +47,20 @@ class SendResult:
     provider_message_id: str = ""
 
 
+# What `send_many` returns per message: its SendResult, the error it raised (TransientError,
+# PermanentError, anything else is retried as unexpected), or None when it was not started
+# because the deadline passed (the row goes back unsent).
+SendOutcome = SendResult | Exception | None
+
+
 class ChannelSender(Protocol):
-    def send(self, outgoing: Outgoing) -> SendResult: ...
+    def send(self, outgoing: Outgoing) -> SendResult:
+        """One message (raises TransientError / PermanentError): tests and one-off sends."""
+        ...
+
+    def send_many(self, outgoings: list[Outgoing], *, deadline: float) -> list[SendOutcome]:
+        """A chunk, in order, one outcome per message; none is started after `deadline`
+        (time.monotonic()). How the delivery engine sends."""
+        ...
 
     def close(self) -> None: ...

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 import requests.certs
 import requests.utils
 import urllib3
+from django.conf import settings
 
 from delivery.channels.base import PermanentError, TransientError
-from delivery.conf import int_setting, setting
 
 RETRYABLE_STATUS = {408, 425, 429}
 USER_AGENT = "Outreach-Delivery/1"
@@ -43,8 +43,8 @@ class Client:
     """Keep-alive connections to a provider, DELIVERY_HTTP_CONCURRENCY at a time at most."""
 
     def __init__(self, url: str) -> None:
-        self.size = max(int_setting("DELIVERY_HTTP_CONCURRENCY"), 1)
-        seconds = setting("DELIVERY_HTTP_TIMEOUT_SECONDS")
+        self.size = max(settings.DELIVERY_HTTP_CONCURRENCY, 1)
+        seconds = settings.DELIVERY_HTTP_TIMEOUT_SECONDS
         options: dict[str, Any] = {
             "num_pools": 4, "maxsize": self.size, "block": True, "retries": False,
             "timeout": urllib3.Timeout(connect=seconds, read=seconds),

@@ -4,10 +4,10 @@ import time
 import uuid
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from delivery.conf import setting
 from delivery.sending import BatchReport, deliveries_send
 from delivery.services import deliveries_claim
 from tests.delivery.sinks import HttpSink, SmtpSink
@@ -42,7 +42,7 @@ def send_until_idle(max_batches: int = 100, batch: int = 50) -> BatchReport:
         if not ids:
             break
         report = deliveries_send(ids=ids, worker_id=worker_id,
-                                 lease_deadline=claimed_at + setting("DELIVERY_LEASE_SECONDS"))
+                                 lease_deadline=claimed_at + settings.DELIVERY_LEASE_SECONDS)
         for name in ("sent", "retried", "failed", "skipped", "released", "lost"):
             setattr(totals, name, getattr(totals, name) + getattr(report, name))
     return totals
