@@ -92,6 +92,10 @@ def test_a_teacher_follows_a_campaign_email_through_a_module_to_the_certificate(
         minimum_detectable_effect=0.5)
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     seen: dict = {}
+    # Read before the browser starts: inside Playwright's sync block Django may resolve another
+    # (context-local) connection, which an earlier test's clean-up can have ended.
+    questions = [(q.pk, q.correct_choice) for q in module.questions.all()]
+    lessons = module.lessons.count()
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path,
@@ -109,16 +113,16 @@ def test_a_teacher_follows_a_campaign_email_through_a_module_to_the_certificate(
         check_page(page, seen)
         page.click("#next")  # the questions before the module
         check_page(page, seen)
-        for question in module.questions.all():  # a wrong answer each time
-            page.check(f"#q{question.pk}-{(question.correct_choice + 1) % 2}")
+        for pk, right in questions:  # a wrong answer each time
+            page.check(f"#q{pk}-{(right + 1) % 2}")
         page.click("#submit-answers")
         page.click("#next")  # first lesson
         check_page(page, seen)
-        for _ in range(module.lessons.count()):
+        for _ in range(lessons):
             page.click("#lesson-done")
         page.click("#next")  # the same questions after
-        for question in module.questions.all():
-            page.check(f"#q{question.pk}-{question.correct_choice}")
+        for pk, right in questions:
+            page.check(f"#q{pk}-{right}")
         page.click("#submit-answers")
         page.click("#next")  # certificate and mentoring
         check_page(page, seen)
