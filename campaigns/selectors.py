@@ -16,9 +16,28 @@ from core.locales import language_chain
 from organisations.models import Organisation
 
 
+def campaigns_enrolling(organisation: Organisation | int) -> QuerySet:
+    """Ids of the campaigns `organisation` is enrolled in as a partner (a subquery)."""
+    return Campaign.partners.through.objects.filter(organisation=organisation).values(
+        "campaign_id")
+
+
+def campaign_ids_visible_to(organisation: Organisation | int) -> QuerySet[Campaign]:
+    """THE visibility rule, as a subquery of ids: the campaigns `organisation` may see are
+    its own and those it is enrolled in as a partner. Every read of "campaigns this
+    organisation may see" (API, admin reports, evaluation, outcome reports) goes through here.
+
+    A subquery instead of a join: no duplicate rows, so no DISTINCT, and other models filter
+    with `campaign__in=campaign_ids_visible_to(organisation)`.
+    """
+    return Campaign.objects.filter(
+        Q(organisation=organisation) | Q(pk__in=campaigns_enrolling(organisation))).values("pk")
+
+
 def campaigns_visible_to(organisation: Organisation) -> QuerySet[Campaign]:
-    return (Campaign.objects.filter(Q(organisation=organisation) | Q(partners=organisation))
-            .distinct().select_related("organisation"))
+    """The campaigns `organisation` may see (see campaign_ids_visible_to)."""
+    return (Campaign.objects.filter(pk__in=campaign_ids_visible_to(organisation))
+            .select_related("organisation"))
 
 
 def campaign_get(*, organisation: Organisation, pk: int) -> Campaign | None:
@@ -57,7 +76,7 @@ def running_campaigns_for_partner(*, partner: Organisation, at: datetime) -> lis
     calls this on every request, so one call costs a fixed handful of queries.
     """
     ids = (Campaign.objects.filter(_in_flight_q(at), status=CampaignStatus.RUNNING,
-                                   partners=partner).values("pk"))
+                                   pk__in=campaigns_enrolling(partner)).values("pk"))
     return list(
         Campaign.objects.filter(pk__in=ids).select_related("organisation")
         .prefetch_related(

@@ -16,12 +16,12 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from campaigns.models import Campaign
+from campaigns.selectors import campaigns_visible_to
 from core.disclosure import DisclosurePolicy
 from core.errors import DomainError
 from evaluation import services
@@ -136,8 +136,8 @@ class EvaluationPlanAdmin(OrganisationScopedAdmin):
             organisation = user_organisation(request.user)
             if organisation is None:
                 raise Http404("No such campaign.")
-            campaigns = campaigns.filter(Q(organisation=organisation) | Q(partners=organisation))
-        campaign = campaigns.distinct().filter(pk=campaign_id).first()
+            campaigns = campaigns_visible_to(organisation)
+        campaign = campaigns.filter(pk=campaign_id).first()
         if campaign is None:
             raise Http404("No such campaign.")
         if not request.user.is_superuser and ApiScope.REPORTS_READ not in ROLE_SCOPES.get(

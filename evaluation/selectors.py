@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from evaluation.models import Exposure
+from campaigns.models import Campaign
+from campaigns.selectors import campaigns_visible_to
+from evaluation.models import EvaluationPlan, Exposure
 
 
 def campaign_for_report(*, organisation, campaign_id: int):  # type: ignore[no-untyped-def]
@@ -11,33 +13,22 @@ def campaign_for_report(*, organisation, campaign_id: int):  # type: ignore[no-u
     Another organisation's campaign raises ``Campaign.DoesNotExist`` (a 404, never a 403),
     so a caller cannot learn which campaign ids exist.
     """
-    from django.db.models import Q
-
-    from campaigns.models import Campaign
-
     _check_id(campaign_id)
-    visible = Campaign.objects.filter(Q(organisation=organisation) | Q(partners=organisation))
-    return visible.distinct().get(pk=campaign_id)
+    return campaigns_visible_to(organisation).get(pk=campaign_id)
 
 
 def _check_id(campaign_id: int) -> None:
-    from campaigns.models import Campaign
-
     if not 0 < campaign_id < 2**63:  # beyond a bigint: no such row (and no database error)
         raise Campaign.DoesNotExist
 
 
 def campaign_owned(*, organisation, campaign_id: int):  # type: ignore[no-untyped-def]
     """The campaign if ``organisation`` owns it (plans are the programme's own business)."""
-    from campaigns.models import Campaign
-
     _check_id(campaign_id)
     return Campaign.objects.get(organisation=organisation, pk=campaign_id)
 
 
 def plan_for_campaign(*, campaign):  # type: ignore[no-untyped-def]
-    from evaluation.models import EvaluationPlan
-
     return EvaluationPlan.objects.filter(campaign=campaign).prefetch_related(
         "amendments").first()
 

@@ -9,6 +9,7 @@ Flight ends are re-checked on every request against the cached flights.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
@@ -19,10 +20,13 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
 
 from campaigns.models import Campaign
-from campaigns.selectors import messages_for_arm, running_campaigns_for_partner
+from campaigns.selectors import (
+    campaign_ids_visible_to,
+    messages_for_arm,
+    running_campaigns_for_partner,
+)
 from evaluation.models import Exposure
 from interventions.memo import Memo
 from organisations.models import Organisation, Partnership
@@ -149,7 +153,8 @@ def exposures_reportable_by(*, reporter: Organisation,
     """{exposure id: (programme id, campaign id, shown at)} for the ids the reporter may
     report on.
 
-    A reporter may report on exposures its own platform showed, or its own programme's. Any
+    A reporter may report on exposures of the campaigns it may see (its own programme's, or
+    those it is enrolled in as a partner: campaigns.selectors.campaign_ids_visible_to). Any
     other id is left out, exactly like an id that does not exist (no existence leak).
     """
     ids = list(ids)
@@ -157,18 +162,31 @@ def exposures_reportable_by(*, reporter: Organisation,
         return {}
     if connection.vendor == "postgresql":
         # One array parameter instead of 10,000 bound values (a batch's whole id list).
+        sql, repeats = reportable_sql()
         with connection.cursor() as cursor:
-            cursor.execute(_REPORTABLE_SQL, [ids, reporter.pk, reporter.pk])
+            cursor.execute(sql, [ids, *[reporter.pk] * repeats])
             return {row[0]: Owner(*row[1:]) for row in cursor.fetchall()}
-    rows = (Exposure.objects.filter(id__in=ids)
-            .filter(Q(partner=reporter) | Q(organisation=reporter))
+    rows = (Exposure.objects.filter(id__in=ids, campaign__in=campaign_ids_visible_to(reporter))
             .values_list("id", "organisation_id", "campaign_id", "occurred_at"))
     return {row[0]: Owner(*row[1:]) for row in rows}
 
 
-_REPORTABLE_SQL = (
-    f"SELECT id, organisation_id, campaign_id, occurred_at FROM {Exposure._meta.db_table} "  # noqa: S608
-    "WHERE id = ANY(%s) AND (partner_id = %s OR organisation_id = %s)")
+_PLACEHOLDER_ORGANISATION = -7  # no organisation has this id; only its position matters
+
+
+@functools.cache
+def reportable_sql() -> tuple[str, int]:
+    """The outcome hot path's statement and how many times it takes the reporter's id.
+
+    Compiled once from the visibility selector itself (not a copy of its rule): the
+    selector's SQL for a placeholder organisation, whose parameters are all that id.
+    """
+    visible, params = campaign_ids_visible_to(_PLACEHOLDER_ORGANISATION).query.sql_with_params()
+    if set(params) != {_PLACEHOLDER_ORGANISATION}:
+        raise RuntimeError("the visibility selector takes more than the organisation")
+    return (f"SELECT id, organisation_id, campaign_id, occurred_at "  # noqa: S608
+            f"FROM {Exposure._meta.db_table} WHERE id = ANY(%s) AND campaign_id IN ({visible})",
+            len(params))
 
 
 def campaigns_by_referral_code(*, reporter: Organisation,
