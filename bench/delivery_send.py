@@ -42,7 +42,8 @@ def seed(smtp_port: int, http_port: int):  # type: ignore[no-untyped-def]
     from delivery.models import ChannelConfig
     from directory.models import HelpResource
     from organisations.services import Actor, organisation_create
-    from segments.services import recipients_import, segment_create
+    from segments.recipients import recipients_import
+    from segments.services import segment_create
 
     actor = Actor.system()
     org = organisation_create(name="Bench programme", slug="bench-delivery",

@@ -18,7 +18,8 @@ from _segments_db import scratch_database, table, timed
 from organisations.models import Organisation
 from organisations.services import Actor
 from segments.models import ContactPoint, Recipient
-from segments.services import custom_attribute_create, recipients_import_file
+from segments.recipients import recipients_import_file
+from segments.services import custom_attribute_create
 
 STAGES = ("offender", "at_risk", "concerned_other")
 COUNTRIES = ("GB", "IE", "DE", "NL")

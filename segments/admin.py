@@ -28,15 +28,13 @@ from segments.models import (
     Segment,
     Suppression,
 )
+from segments.recipients import import_max_bytes, recipient_erase, recipients_import_file
 from segments.rules import RuleError
 from segments.selectors import contact_for, contact_masked, rule_preview
 from segments.services import (
     custom_attribute_check,
     custom_attribute_create,
     custom_attribute_delete,
-    import_max_bytes,
-    recipient_erase,
-    recipients_import_file,
     segment_create,
     segment_update,
     suppression_add,

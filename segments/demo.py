@@ -14,7 +14,8 @@ from django.utils import timezone
 from organisations.models import Organisation
 from organisations.services import Actor
 from segments.models import CustomAttribute, Segment
-from segments.services import custom_attribute_create, recipients_import, segment_create
+from segments.recipients import recipients_import
+from segments.services import custom_attribute_create, segment_create
 
 DEMO_RECIPIENTS = 50
 ATTRIBUTES = [

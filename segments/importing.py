@@ -1,6 +1,6 @@
 """Reading recipient rows: CSV and NDJSON files to dicts, and one dict to a checked RecipientRow.
 
-Pure functions, no database: `recipients_import` (services.py) feeds every row through
+Pure functions, no database: `recipients_import` (recipients.py) feeds every row through
 `row_check` and writes only the rows that pass. Every problem is a RowError(row, field,
 problem) naming the line of the file (CSV: the line where the record starts, header = 1;
 NDJSON: the line; JSON arrays: the 1-based position).

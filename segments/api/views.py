@@ -23,7 +23,7 @@ from core.errors import InvalidInput, PayloadTooLarge
 from organisations.api.principal import caller_api_key, caller_organisation
 from organisations.models import ApiScope, Organisation
 from organisations.services import Actor
-from segments import selectors, services
+from segments import recipients, selectors, services
 from segments.api import serializers as s
 from segments.rules import RuleError
 from segments.targeting import rule_parse
@@ -203,7 +203,7 @@ class RecipientListView(generics.ListAPIView):
                            "consent_source": "probation induction"})])
     def post(self, request: Request) -> Response:
         data = valid(s.RecipientInput, request)
-        recipient, created = services.recipient_upsert(
+        recipient, created = recipients.recipient_upsert(
             organisation=caller_organisation(request), data=data, actor=actor_of(request))
         answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(s.RecipientOutput(recipient).data, status=answer)
@@ -243,7 +243,7 @@ class RecipientEraseView(APIView):
     @extend_schema(request=None, responses=s.RecipientOutput, operation_id="recipients_erase")
     def post(self, request: Request, pk: int) -> Response:
         recipient = selectors.recipient_get(organisation=caller_organisation(request), pk=pk)
-        recipient = services.recipient_erase(recipient=recipient, actor=actor_of(request))
+        recipient = recipients.recipient_erase(recipient=recipient, actor=actor_of(request))
         return Response(s.RecipientOutput(recipient).data)
 
 
@@ -290,11 +290,11 @@ class RecipientImportView(APIView):
         organisation, actor = caller_organisation(request), actor_of(request)
         if request.content_type.startswith("application/json"):
             data = valid(s.RecipientImportJson, request)
-            report = services.recipients_import(organisation=organisation,
+            report = recipients.recipients_import(organisation=organisation,
                                                 rows=data["recipients"], actor=actor)
         else:
             content, format = self.upload(request)
-            report = services.recipients_import_file(organisation=organisation, content=content,
+            report = recipients.recipients_import_file(organisation=organisation, content=content,
                                                      format=format, actor=actor)
         body = {"created": report.created, "updated": report.updated,
                 "rejected_rows": report.rejected_rows, "rejected": report.rejected}
@@ -304,8 +304,8 @@ class RecipientImportView(APIView):
         if request.content_type.startswith("multipart/"):
             data = valid(s.RecipientImportUpload, request)
             upload = data["file"]
-            if upload.size > services.import_max_bytes():
-                raise PayloadTooLarge(f"the file is larger than {services.import_max_bytes()} "
+            if upload.size > recipients.import_max_bytes():
+                raise PayloadTooLarge(f"the file is larger than {recipients.import_max_bytes()} "
                                       "bytes; split it")
             name = (upload.name or "").lower()
             inferred = "ndjson" if name.endswith((".ndjson", ".jsonl")) else "csv"

@@ -14,7 +14,8 @@ from delivery.models import ChannelConfig
 from organisations.models import Organisation
 from organisations.services import Actor
 from segments.models import Recipient, Segment
-from segments.services import recipients_import, segment_create
+from segments.recipients import recipients_import
+from segments.services import segment_create
 
 BODY = ("If you are worried about your sexual thoughts or behaviour, confidential help is "
         "available. Quote {{ referral_code }} when you call.\n\nStop these messages: "

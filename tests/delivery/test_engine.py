@@ -304,7 +304,7 @@ def test_a_recipient_erased_after_fan_out_is_not_sent_to(tenant, smtp_sink):
     built = sending_campaign(tenant.organisation)
     smtp_config(tenant.organisation, smtp_sink)
     schedule_fan_out(schedule_id=built.schedule.pk, now=timezone.now())
-    from segments.services import recipient_erase
+    from segments.recipients import recipient_erase
 
     recipient_erase(recipient=Recipient.objects.order_by("pk").first(), actor=Actor.system())
     send_until_idle()

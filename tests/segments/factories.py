@@ -7,7 +7,8 @@ from typing import Any
 from organisations.models import Organisation
 from organisations.services import Actor
 from segments.models import Recipient, Segment
-from segments.services import custom_attribute_create, recipient_upsert, segment_create
+from segments.recipients import recipient_upsert
+from segments.services import custom_attribute_create, segment_create
 
 SYSTEM = Actor.system()
 

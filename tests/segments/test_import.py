@@ -7,8 +7,8 @@ import pytest
 from core.errors import InvalidInput, PayloadTooLarge
 from organisations.models import AuditEvent
 from segments.models import ContactPoint, Recipient
+from segments.recipients import recipients_import, recipients_import_file
 from segments.selectors import contact_for, recipient_find
-from segments.services import recipients_import, recipients_import_file
 from tests.segments.factories import SYSTEM, standard_attributes
 
 pytestmark = pytest.mark.django_db
@@ -212,11 +212,11 @@ def test_a_re_import_adds_a_new_channel_and_keeps_the_existing_contact(tenant) -
 
 
 def test_batches_mix_new_updated_erased_and_repeated_rows(tenant, monkeypatch) -> None:
-    from segments import services
-    from segments.services import recipient_erase
+    from segments import recipients
+    from segments.recipients import recipient_erase
 
-    monkeypatch.setattr(services, "IMPORT_BATCH_SIZE", 2)
-    monkeypatch.setattr(services, "COPY_IMPORT_BATCH_SIZE", 2)
+    monkeypatch.setattr(recipients, "IMPORT_BATCH_SIZE", 2)
+    monkeypatch.setattr(recipients, "COPY_IMPORT_BATCH_SIZE", 2)
     upload(tenant.organisation,
            "reference,country,email,consent_basis\nP-2,GB,two@example.org,consent\n"
            "P-4,GB,four@example.org,consent\nP-5,GB,,\n")
@@ -253,12 +253,12 @@ def test_batches_mix_new_updated_erased_and_repeated_rows(tenant, monkeypatch) -
 def test_a_reference_written_by_a_concurrent_import_is_a_conflict_and_nothing_is_kept(
         tenant, monkeypatch) -> None:
     from core.errors import Conflict
-    from segments import services
+    from segments import import_batches
 
     upload(tenant.organisation, "reference,country\nP-1,GB\n")
     # As if another import wrote P-1 between our look-up and our insert.
-    monkeypatch.setattr(services._ImportBatch, "existing", lambda self, candidates: {})
-    monkeypatch.setattr(services._CopyImport, "existing", lambda self, candidates: {})
+    monkeypatch.setattr(import_batches.ImportBatch, "existing", lambda self, candidates: {})
+    monkeypatch.setattr(import_batches.CopyImport, "existing", lambda self, candidates: {})
     with pytest.raises(Conflict):
         upload(tenant.organisation,
                "reference,country,email,consent_basis\nP-0,IE,zero@example.org,consent\n"

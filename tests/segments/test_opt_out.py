@@ -7,8 +7,8 @@ from django.test import Client
 
 from segments.models import Suppression
 from segments.optout import opt_out_token, opt_out_url
+from segments.recipients import recipient_erase
 from segments.selectors import recipient_suppressed
-from segments.services import recipient_erase
 from tests.segments.factories import SYSTEM, recipient
 
 pytestmark = pytest.mark.django_db

@@ -13,6 +13,12 @@ from django.db import connection
 from core.errors import InvalidInput
 from core.pseudonyms import pseudonymise
 from segments.models import ContactPoint, Recipient, RecipientStatus, Suppression
+from segments.recipients import (
+    field_keys_rotate,
+    recipient_erase,
+    recipient_upsert,
+    recipients_import_file,
+)
 from segments.selectors import (
     contact_blind_index,
     contact_for,
@@ -23,14 +29,7 @@ from segments.selectors import (
     segment_audience,
     segment_members,
 )
-from segments.services import (
-    field_keys_rotate,
-    recipient_erase,
-    recipient_upsert,
-    recipients_import_file,
-    sms_inbound,
-    suppression_add,
-)
+from segments.services import sms_inbound, suppression_add
 from tests.segments.factories import SYSTEM, recipient, segment
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from segments.services import field_keys_rotate
+from segments.recipients import field_keys_rotate
 
 
 class Command(BaseCommand):
