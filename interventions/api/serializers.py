@@ -10,7 +10,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.bounds import day_problem
-from interventions.outcomes import MAX_AGGREGATE_ROWS, MAX_KEY_CHARS, REPORTABLE_KINDS
+from interventions.aggregates import MAX_AGGREGATE_ROWS
+from interventions.outcomes import MAX_KEY_CHARS, REPORTABLE_KINDS
 
 
 @extend_schema_field({"oneOf": [{"type": "string", "maxLength": 64}, {"type": "number"},

@@ -12,18 +12,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from interventions.aggregates import AggregateRow, daily_aggregates_report
 from interventions.api import serializers as s
 from interventions.api.authentication import remembering
 from interventions.api.inputs import intervention_context_parse
 from interventions.api.parsers import LimitedJSONParser, NDJSONParser
 from interventions.api.throttling import PartnerRateThrottle
-from interventions.outcomes import (
-    MAX_BATCH_BYTES,
-    AggregateRow,
-    daily_aggregates_report,
-    outcome_report,
-    outcomes_batch_ingest,
-)
+from interventions.outcome_batches import outcomes_batch_ingest
+from interventions.outcomes import MAX_BATCH_BYTES, outcome_report
 from interventions.services import HelpLink, InterventionResult, intervention_request
 from organisations.api.principal import caller_api_key, caller_organisation
 from organisations.models import ApiScope
