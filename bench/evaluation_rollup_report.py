@@ -183,7 +183,7 @@ BASELINE_REPORT_SQL = (
 
 
 def bench_rollup(args, organisation, campaign) -> list[tuple[str, float, str]]:  # type: ignore[no-untyped-def]
-    from evaluation.services import arm_subject_totals_refresh, rollup_pending
+    from evaluation.rollup import arm_subject_totals_refresh, rollup_pending
 
     setup, _ = timed(lambda: generate_exposures(organisation, campaign, args.rows))
     outcomes = sql("SELECT COUNT(*) FROM evaluation_outcome")[0][0]

@@ -24,7 +24,7 @@ from campaigns.models import Campaign
 from campaigns.selectors import campaigns_visible_to
 from core.disclosure import DisclosurePolicy
 from core.errors import DomainError
-from evaluation import services
+from evaluation import retention, services
 from evaluation.charts import report_charts
 from evaluation.exports import report_as_csv, report_as_dict
 from evaluation.models import DisclosureSettings, EvaluationPlan, RetentionSettings
@@ -219,6 +219,6 @@ class RetentionSettingsAdmin(OrganisationScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         organisation = obj.organisation if request.user.is_superuser else \
             user_organisation(request.user)
-        services.retention_settings_set(
+        retention.retention_settings_set(
             organisation=organisation, actor=Actor(user=request.user),
             days_after_campaign_end=obj.days_after_campaign_end)

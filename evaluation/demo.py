@@ -23,11 +23,8 @@ from django.utils import timezone
 
 from core.pseudonyms import pseudonymise
 from evaluation.models import EvaluationPlan, Exposure
-from evaluation.services import (
-    plan_create,
-    plan_lock_for_campaign,
-    rollup_pending,
-)
+from evaluation.rollup import rollup_pending
+from evaluation.services import plan_create, plan_lock_for_campaign
 from organisations.services import Actor
 
 DAYS = 14

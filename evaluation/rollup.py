@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from core.bounds import stored_range
 from core.vocabulary import OutcomeKind
+from evaluation.models import ArmSubjectTotal
 
 logger = logging.getLogger(__name__)
 
@@ -367,3 +368,60 @@ def roll_up(*, batch_size: int = 100_000, max_batches: int = 1_000) -> RollupRes
         logger.warning("rollup: %d outcome(s) dated outside the accepted range were not "
                        "counted (see core.bounds)", result.outcomes_skipped)
     return result
+
+
+# --- the entry point and unique subjects per arm -----------------------------------------------
+
+SUBJECT_TOTALS_MAX_AGE = timedelta(minutes=15)
+
+
+def rollup_pending(*, batch_size: int = 100_000, max_batches: int = 1_000,
+                   refresh_subjects: bool = True) -> RollupResult:
+    """Roll pending exposures and outcomes into daily cells; refresh stale subject totals."""
+    result = roll_up(batch_size=batch_size, max_batches=max_batches)
+    if refresh_subjects:
+        stale_before = timezone.now() - SUBJECT_TOTALS_MAX_AGE
+        for campaign_id in sorted(result.campaign_ids):
+            fresh = ArmSubjectTotal.objects.filter(campaign_id=campaign_id,
+                                                   computed_at__gte=stale_before).exists()
+            if not fresh:
+                arm_subject_totals_refresh(campaign_id=campaign_id)
+    return result
+
+
+SUBJECTS_SQL = (
+    "SELECT arm_id, COUNT(DISTINCT subject_pseudonym) FROM evaluation_exposure "
+    "WHERE campaign_id = %s GROUP BY arm_id"
+)
+SUBJECTS_WITH_OUTCOME_SQL = (
+    "SELECT e.arm_id, o.kind, COUNT(DISTINCT e.subject_pseudonym) FROM evaluation_outcome o "
+    "JOIN evaluation_exposure e ON e.id = o.exposure_id WHERE e.campaign_id = %s "
+    "GROUP BY e.arm_id, o.kind"
+)
+
+
+@transaction.atomic
+def arm_subject_totals_refresh(*, campaign_id: int) -> list[ArmSubjectTotal]:
+    """Recount unique subjects per arm from raw rows; never lower a stored figure."""
+    with connection.cursor() as cursor:
+        cursor.execute(SUBJECTS_SQL, [campaign_id])
+        subjects = dict(cursor.fetchall())
+        cursor.execute(SUBJECTS_WITH_OUTCOME_SQL, [campaign_id])
+        with_outcome: dict[int, dict[str, int]] = {}
+        for arm_id, kind, count in cursor.fetchall():
+            with_outcome.setdefault(arm_id, {})[kind] = int(count)
+    rows = []
+    now = timezone.now()
+    for arm_id, count in subjects.items():
+        row, _ = ArmSubjectTotal.objects.select_for_update().get_or_create(
+            arm_id=arm_id, defaults={"campaign_id": campaign_id})
+        row.unique_subjects = max(row.unique_subjects, int(count))
+        merged = dict(row.subjects_with_outcome)
+        for kind, n in with_outcome.get(arm_id, {}).items():
+            merged[kind] = max(int(merged.get(kind, 0)), n)
+        row.subjects_with_outcome = merged
+        row.computed_at = now
+        row.save()
+        rows.append(row)
+    return rows
+

@@ -1,26 +1,25 @@
-"""Writes to the evidence log, evaluation plans, settings, rollups and retention.
+"""Writes to the evidence log, evaluation plans and the disclosure settings.
 
 Delivery and interventions record exposures only through ``exposure_record``. Plans change
 only through ``plan_create`` / ``plan_update`` (before the lock), ``plan_lock`` and
 ``plan_amend`` (after it). Every write that a person causes is audited in its transaction.
+Rollups: ``evaluation.rollup``; retention and key destruction: ``evaluation.retention``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core.disclosure import DisclosurePolicy
 from core.errors import Conflict, InvalidInput
-from core.keys import period_of, pseudonym_ring
 from core.pseudonyms import Pseudonym
 from core.vocabulary import OutcomeKind
 from evaluation.exposure_log import (  # noqa: F401 (the contract: re-exported)
@@ -32,7 +31,6 @@ from evaluation.exposure_log import (  # noqa: F401 (the contract: re-exported)
 )
 from evaluation.models import (
     AnalysisMethod,
-    ArmSubjectTotal,
     ComparatorKind,
     DisclosureSettings,
     EvaluationPlan,
@@ -40,17 +38,11 @@ from evaluation.models import (
     ExposureSource,
     Outcome,
     PlanAmendment,
-    RetentionAction,
-    RetentionRun,
-    RetentionSettings,
     UnitOfAnalysis,
 )
-from evaluation.rollup import RollupResult, roll_up, rolled_up_exposures
 from evaluation.stats import SampleSizeResult, required_sample_size
 from organisations.models import Organisation
 from organisations.services import Actor, audit_record
-
-logger = logging.getLogger(__name__)
 
 # --- exposures (the contract) ----------------------------------------------------------------
 
@@ -381,212 +373,3 @@ def disclosure_settings_set(*, organisation: Organisation, actor: Actor, thresho
                                       "enabled": enabled})
     return row
 
-
-MAX_RETENTION_DAYS = 395  # 13 months: no raw event outlives this, whatever a programme sets
-DEFAULT_DAYS_AFTER_END = 90
-
-
-@transaction.atomic
-def retention_settings_set(*, organisation: Organisation, actor: Actor,
-                           days_after_campaign_end: int) -> RetentionSettings:
-    if not 0 <= days_after_campaign_end <= MAX_RETENTION_DAYS:
-        raise InvalidInput(f"must be between 0 and {MAX_RETENTION_DAYS} days",
-                           field="days_after_campaign_end")
-    row, _ = RetentionSettings.objects.update_or_create(
-        organisation=organisation, defaults={"days_after_campaign_end": days_after_campaign_end})
-    audit_record(organisation=organisation, actor=actor, action="retention_settings.set",
-                 target=row, changes={"days_after_campaign_end": days_after_campaign_end})
-    return row
-
-
-# --- rollups ---------------------------------------------------------------------------------
-
-SUBJECT_TOTALS_MAX_AGE = timedelta(minutes=15)
-
-
-def rollup_pending(*, batch_size: int = 100_000, max_batches: int = 1_000,
-                   refresh_subjects: bool = True) -> RollupResult:
-    """Roll pending exposures and outcomes into daily cells; refresh stale subject totals."""
-    result = roll_up(batch_size=batch_size, max_batches=max_batches)
-    if refresh_subjects:
-        stale_before = timezone.now() - SUBJECT_TOTALS_MAX_AGE
-        for campaign_id in sorted(result.campaign_ids):
-            fresh = ArmSubjectTotal.objects.filter(campaign_id=campaign_id,
-                                                   computed_at__gte=stale_before).exists()
-            if not fresh:
-                arm_subject_totals_refresh(campaign_id=campaign_id)
-    return result
-
-
-SUBJECTS_SQL = (
-    "SELECT arm_id, COUNT(DISTINCT subject_pseudonym) FROM evaluation_exposure "
-    "WHERE campaign_id = %s GROUP BY arm_id"
-)
-SUBJECTS_WITH_OUTCOME_SQL = (
-    "SELECT e.arm_id, o.kind, COUNT(DISTINCT e.subject_pseudonym) FROM evaluation_outcome o "
-    "JOIN evaluation_exposure e ON e.id = o.exposure_id WHERE e.campaign_id = %s "
-    "GROUP BY e.arm_id, o.kind"
-)
-
-
-@transaction.atomic
-def arm_subject_totals_refresh(*, campaign_id: int) -> list[ArmSubjectTotal]:
-    """Recount unique subjects per arm from raw rows; never lower a stored figure."""
-    with connection.cursor() as cursor:
-        cursor.execute(SUBJECTS_SQL, [campaign_id])
-        subjects = dict(cursor.fetchall())
-        cursor.execute(SUBJECTS_WITH_OUTCOME_SQL, [campaign_id])
-        with_outcome: dict[int, dict[str, int]] = {}
-        for arm_id, kind, count in cursor.fetchall():
-            with_outcome.setdefault(arm_id, {})[kind] = int(count)
-    rows = []
-    now = timezone.now()
-    for arm_id, count in subjects.items():
-        row, _ = ArmSubjectTotal.objects.select_for_update().get_or_create(
-            arm_id=arm_id, defaults={"campaign_id": campaign_id})
-        row.unique_subjects = max(row.unique_subjects, int(count))
-        merged = dict(row.subjects_with_outcome)
-        for kind, n in with_outcome.get(arm_id, {}).items():
-            merged[kind] = max(int(merged.get(kind, 0)), n)
-        row.subjects_with_outcome = merged
-        row.computed_at = now
-        row.save()
-        rows.append(row)
-    return rows
-
-
-# --- retention -------------------------------------------------------------------------------
-
-
-def campaign_ended_at(campaign) -> datetime | None:  # type: ignore[no-untyped-def]
-    """When a campaign ended: its last flight's end once all flights ended, or the moment
-    it was completed or cancelled; None while it may still run."""
-    if campaign.status in ("completed", "cancelled") and campaign.status_changed_at:
-        return campaign.status_changed_at
-    flights = list(campaign.flights.all())
-    if not flights or any(f.ends_at is None for f in flights):
-        return None
-    last = max(f.ends_at for f in flights)
-    return last if last <= timezone.now() else None
-
-
-def retention_days_for(organisation: Organisation) -> int:
-    row = RetentionSettings.objects.filter(organisation=organisation).first()
-    days = row.days_after_campaign_end if row else DEFAULT_DAYS_AFTER_END
-    return min(days, MAX_RETENTION_DAYS)
-
-
-def purge_expired_raw_events(*, now: datetime | None = None,
-                             batch_size: int = 50_000) -> dict[int, dict[str, int]]:
-    """Delete rolled-up raw exposures and outcomes past each programme's retention.
-
-    A campaign's raw rows go ``days_after_campaign_end`` after it ended; any raw row goes
-    13 months after it occurred, ended or not. Rows not yet rolled up are kept (their counts
-    would be lost). Rollups (daily cells, subject totals) stay.
-    """
-    from campaigns.models import Campaign
-
-    now = now or timezone.now()
-    hard_cutoff = now - timedelta(days=MAX_RETENTION_DAYS)
-    summary: dict[int, dict[str, int]] = {}
-    for organisation in Organisation.objects.filter(campaigns__isnull=False).distinct():
-        days = retention_days_for(organisation)
-        expired_ids = [
-            c.pk for c in Campaign.objects.filter(organisation=organisation)
-            .prefetch_related("flights")
-            if (ended := campaign_ended_at(c)) is not None and ended + timedelta(days=days) <= now
-        ]
-        counts = _purge_organisation(organisation, expired_ids, hard_cutoff, batch_size)
-        if counts["exposures"] or counts["outcomes"]:
-            _record_purge(organisation, counts, days, expired_ids)
-            summary[organisation.pk] = counts
-    return summary
-
-
-def _purge_organisation(organisation: Organisation, expired_campaign_ids: list[int],
-                        hard_cutoff: datetime, batch_size: int) -> dict[str, int]:
-    from django.db.models import Q
-
-    expired = Q(campaign_id__in=expired_campaign_ids) | Q(occurred_at__lt=hard_cutoff)
-    outcomes = Outcome.objects.filter(organisation=organisation,
-                                      rolled_up_at__isnull=False).filter(
-        Q(campaign_id__in=expired_campaign_ids)
-        | Q(exposure__campaign_id__in=expired_campaign_ids)
-        | Q(occurred_at__lt=hard_cutoff))
-    exposures = Exposure.objects.filter(organisation=organisation).filter(
-        rolled_up_exposures()).filter(expired)
-    # An exposure with an outcome still waiting for the rollup stays until that outcome
-    # has been counted in the exposure's cell.
-    waiting = Outcome.objects.filter(rolled_up_at__isnull=True, exposure__isnull=False)
-    exposures = exposures.exclude(pk__in=waiting.values("exposure_id"))
-    return {"outcomes": _delete_in_batches(outcomes, batch_size),
-            "exposures": _delete_in_batches(exposures, batch_size, unlink_outcomes=True)}
-
-
-def _delete_in_batches(queryset, batch_size: int, *, unlink_outcomes: bool = False) -> int:  # type: ignore[no-untyped-def]
-    deleted = 0
-    while True:
-        ids = list(queryset.values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            return deleted
-        with transaction.atomic():
-            if unlink_outcomes:
-                # Counted outcomes outlive their exposure (as on_delete=SET_NULL would do).
-                Outcome.objects.filter(exposure_id__in=ids).update(exposure=None)
-            deleted += queryset.model.objects.filter(pk__in=ids)._raw_delete(connection.alias)
-
-
-@transaction.atomic
-def _record_purge(organisation: Organisation, counts: dict[str, int], days: int,
-                  campaign_ids: list[int]) -> None:
-    run = RetentionRun.objects.create(
-        organisation=organisation, action=RetentionAction.PURGE,
-        details={**counts, "days_after_campaign_end": days, "ended_campaigns": campaign_ids})
-    audit_record(organisation=organisation, actor=Actor.system(),
-                 action="evaluation.raw_events_purged", target=run, changes=run.details)
-
-
-def _months_between(earlier: str, later: str) -> int:
-    y1, m1 = (int(x) for x in earlier.split("-"))
-    y2, m2 = (int(x) for x in later.split("-"))
-    return (y2 - y1) * 12 + (m2 - m1)
-
-
-def expired_key_periods(*, now: datetime | None = None) -> list[str]:
-    """Pseudonym key periods whose every row is past the maximum retention.
-
-    A period's rows can live 13 months after the period ends, so its key goes once the
-    period ended more than 13 months ago. The current and previous periods never qualify.
-    """
-    current = period_of(now or timezone.now())
-    expired = []
-    for key_id in sorted(pseudonym_ring().keys()):  # a KeyRing, not a dict
-        try:
-            age = _months_between(key_id, current)
-        except ValueError:
-            continue  # not a period id: not ours to destroy
-        if age >= 2 and age - 1 >= 13:
-            expired.append(key_id)
-    return sorted(expired)
-
-
-def destroy_expired_pseudonym_keys(*, now: datetime | None = None) -> list[str]:
-    """Destroy expired pseudonym keys so their pseudonyms can no longer be linked to anyone."""
-    destroyed = []
-    for key_id in expired_key_periods(now=now):
-        if pseudonym_ring().destroy(key_id):
-            destroyed.append(key_id)
-            _record_key_destroyed(key_id)
-        else:
-            # Keys from the environment cannot be deleted from here: say so loudly.
-            logger.warning("pseudonym key %s is past retention: remove it from the key ring",
-                           key_id)
-    return destroyed
-
-
-@transaction.atomic
-def _record_key_destroyed(key_id: str) -> None:
-    run = RetentionRun.objects.create(action=RetentionAction.KEY_DESTROYED,
-                                      details={"key_id": key_id})
-    audit_record(organisation=None, actor=Actor.system(), action="pseudonym_key.destroyed",
-                 target=run, changes={"key_id": key_id})

@@ -12,7 +12,8 @@ import logging
 from celery import shared_task
 from celery.schedules import crontab
 
-from evaluation import services
+from evaluation import retention
+from evaluation.rollup import rollup_pending
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ logger = logging.getLogger(__name__)
              soft_time_limit=240, time_limit=300)
 def rollup() -> dict[str, int]:
     # Bounded: at most 20 batches of 100k rows per run; the next minute picks up the rest.
-    result = services.rollup_pending(batch_size=100_000, max_batches=20)
+    result = rollup_pending(batch_size=100_000, max_batches=20)
     if result.exposures or result.outcomes:
         logger.info("rolled up %d exposures and %d outcomes", result.exposures, result.outcomes)
     return {"exposures": result.exposures, "outcomes": result.outcomes}
@@ -30,14 +31,14 @@ def rollup() -> dict[str, int]:
 @shared_task(name="evaluation.purge_expired_raw_events", queue="evaluation", acks_late=True,
              ignore_result=True, soft_time_limit=1800, time_limit=1900)
 def purge_expired_raw_events() -> int:
-    summary = services.purge_expired_raw_events()
+    summary = retention.purge_expired_raw_events()
     return sum(c["exposures"] + c["outcomes"] for c in summary.values())
 
 
 @shared_task(name="evaluation.destroy_expired_pseudonym_keys", queue="evaluation",
              acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90)
 def destroy_expired_pseudonym_keys() -> list[str]:
-    return services.destroy_expired_pseudonym_keys()
+    return retention.destroy_expired_pseudonym_keys()
 
 
 BEAT_SCHEDULE = {

@@ -12,13 +12,13 @@ from core.errors import InvalidInput
 from core.keys import create_key_file, pseudonym_ring
 from evaluation.models import DailyCell, Exposure, Outcome, RetentionRun
 from evaluation.reports import campaign_report
-from evaluation.services import (
+from evaluation.retention import (
     destroy_expired_pseudonym_keys,
     expired_key_periods,
     purge_expired_raw_events,
     retention_settings_set,
-    rollup_pending,
 )
+from evaluation.rollup import rollup_pending
 from evaluation.tasks import BEAT_SCHEDULE
 from organisations.models import AuditEvent
 from organisations.services import Actor

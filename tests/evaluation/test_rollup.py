@@ -8,9 +8,8 @@ import pytest
 
 from core.vocabulary import OutcomeKind
 from evaluation.models import ArmSubjectTotal, CampaignDailyOutcome, DailyCell, Outcome
-from evaluation.rollup import _batch
+from evaluation.rollup import _batch, rollup_pending
 from evaluation.selectors import exposures_pending_rollup
-from evaluation.services import rollup_pending
 from tests.evaluation.factories import campaign_with_arms, expose, outcome
 
 DAY1 = datetime(2026, 11, 2, 9, tzinfo=UTC)

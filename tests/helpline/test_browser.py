@@ -166,7 +166,7 @@ def test_a_whole_conversation_in_real_time_is_an_attributed_helpline_contact(
     assert (contact.exposure, contact.campaign) == (exposure, w.world.campaign)
 
     from evaluation.reports import campaign_report
-    from evaluation.services import rollup_pending
+    from evaluation.rollup import rollup_pending
 
     rollup_pending()
     report = campaign_report(campaign=w.world.campaign, with_population=False,

@@ -22,7 +22,7 @@ from django.utils import timezone
 from campaigns.models import Message
 from delivery.fanout import schedule_fan_out
 from evaluation.models import DisclosureSettings, EvaluationPlan, Outcome
-from evaluation.services import rollup_pending
+from evaluation.rollup import rollup_pending
 from organisations.services import Actor
 from segments.services import segment_create
 from tests.conftest import make_tenant
