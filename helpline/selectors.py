@@ -33,6 +33,11 @@ def helpline_by_slug(slug: str) -> Helpline | None:
     return Helpline.objects.select_related("resource", "organisation").filter(slug=slug).first()
 
 
+def helpline_for_resource(resource_id: int) -> Helpline | None:
+    return (Helpline.objects.select_related("resource", "organisation")
+            .filter(resource_id=resource_id).first())
+
+
 def conversation_for_token(token: str) -> Conversation | None:
     """The person's own conversation, or None (unknown, tampered or purged token)."""
     if not isinstance(token, str) or not sealing.token_looks_valid(token):

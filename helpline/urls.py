@@ -9,6 +9,8 @@ app_name = "helpline"
 urlpatterns = [
     path("help/chat/<slug:slug>/", views.chat_page, name="chat"),
     path("help/chat/<slug:slug>/status", views.status, name="status"),
+    path("help/resource/<int:resource_id>/status", views.resource_status,
+         name="resource-status"),
     path("help/chat/<slug:slug>/start", views.start, name="start"),
     path("help/chat/<slug:slug>/resume", views.resume, name="resume"),
     path("help/conversation", views.person_poll, name="person-poll"),

@@ -94,6 +94,17 @@ def status(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
+@require_GET
+def resource_status(request: HttpRequest, resource_id: int) -> HttpResponse:
+    """The same status by directory resource id: what <outreach-intervention> asks for a chat
+    resource (it knows the resource id from the intervention answer, not our URLs). A resource
+    not hosted here is a 404: the component then shows no "talk to someone now"."""
+    helpline = selectors.helpline_for_resource(resource_id)
+    if helpline is None:
+        raise Http404
+    return status(request, helpline.slug)
+
+
 @csrf_exempt
 @require_POST
 @_answers_errors

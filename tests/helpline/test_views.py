@@ -225,3 +225,16 @@ def test_flags_are_raised_by_counsellors_and_acknowledged_only_by_supervisors(cl
     other = helpline_world(slug="other-chat")
     assert post(login(Client(), other.supervisor), f"/help/console/flags/{flag}/acknowledge",
                 {}).status_code == 404
+
+
+def test_the_web_components_status_by_resource_id_and_a_resource_not_hosted_is_404(client):
+    w = helpline_world()
+    status = client.get(f"/help/resource/{w.helpline.resource_id}/status")
+    assert status.json()["chat_free_now"] is True
+    assert status["Access-Control-Allow-Origin"] == "*" and not status.cookies
+    assert client.get(f"/help/resource/{w.world.resources['always'].pk}/status"
+                      ).status_code == 404
+    w.counsellor.presence = "offline"
+    w.counsellor.save()
+    assert client.get(f"/help/resource/{w.helpline.resource_id}/status"
+                      ).json()["chat_free_now"] is False

@@ -9,6 +9,11 @@
  * When answer.show is false the element renders nothing. It fires "outreach-dismiss" when the
  * person closes the warning and "outreach-help-click" (detail: {id}) when a help link is used.
  * The message HTML is cleaned by Outreach to a small allow-list of tags before it is sent.
+ *
+ * Chat resources (kind "chat"): the element asks `<link origin>/help/resource/<id>/status`
+ * (public, no cookies) and adds a "Talk to someone now" button, through the same signed link,
+ * only while the chat is open with a free counsellor ("chat_free_now"). Any other answer
+ * (closed, full, not hosted here, unreachable) shows the resource without the button.
  */
 (function () {
   "use strict";
@@ -31,6 +36,8 @@
     details { margin-top: 1rem; font-size: .9rem; }
     button.close { margin-top: 1rem; padding: .4rem .9rem; }
     a { color: #0b57d0; }
+    a.talk-now { display: inline-block; margin-top: .4rem; padding: .35rem .8rem;
+                 background: #1e6b2e; color: #fff; border-radius: 6px; text-decoration: none; }
   `;
 
   function el(tag, attrs, text) {
@@ -123,6 +130,7 @@
         }
         item.append(name);
         if (resource.description) item.append(el("div", { class: "desc" }, resource.description));
+        if (href && resource.kind === "chat") this.offerChat(item, href, resource);
         if (resource.phone) {
           const phone = el("div", {});
           phone.append(el("a", { href: "tel:" + resource.phone }, resource.phone));
@@ -133,6 +141,25 @@
       });
       wrap.append(list);
       return wrap;
+    }
+
+    offerChat(item, href, resource) {
+      let statusUrl;
+      try {
+        statusUrl = new URL("/help/resource/" + encodeURIComponent(resource.id) + "/status",
+                            new URL(href, window.location.href)).href;
+      } catch (e) { return; }
+      fetch(statusUrl, { credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" })
+        .then((response) => (response.ok ? response.json() : null))
+        .then((status) => {
+          if (!status || status.chat_free_now !== true) return;
+          const talk = el("a", { class: "talk-now help-link", href: href, target: "_blank",
+                                 rel: "noopener noreferrer" }, "Talk to someone now");
+          talk.addEventListener("click", () => this.dispatchEvent(new CustomEvent(
+            "outreach-help-click", { bubbles: true, detail: { id: resource.id } })));
+          item.append(talk);
+        })
+        .catch(() => {});
     }
 
     legalNotice(notice) {
