@@ -209,3 +209,20 @@ class ChannelConfig(models.Model):
             return {}
         value = json.loads(self.credentials)
         return value if isinstance(value, dict) else {}
+
+
+class PacingLimit(models.Model):
+    """A ceiling on one campaign's send rate, written by a higher layer (the helpline's beat
+    task paces campaigns to its free chat capacity; see helpline/README.md). Delivery only
+    reads it (delivery.pacing): it knows nothing of helplines."""
+
+    campaign = models.OneToOneField("campaigns.Campaign", on_delete=models.CASCADE,
+                                    related_name="+")
+    sends_per_hour = models.FloatField(help_text="0 holds the campaign's sends.")
+    reason = models.CharField(max_length=120, blank=True)
+    computed_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(
+        help_text="After this the writer stopped updating: the campaign is held (rate 0).")
+
+    def __str__(self) -> str:
+        return f"campaign {self.campaign_id}: {self.sends_per_hour:.1f}/h"

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from campaigns.models import Arm, Campaign, Message, Schedule
 from campaigns.rendering import build_render_context, render_message
-from delivery import ratelimit
+from delivery import pacing, ratelimit
 from delivery.channels import (
     ChannelSender,
     Outgoing,
@@ -229,12 +229,18 @@ class _Batch:
         provider's and the database's round trips overlap. At most two chunks are ever sent
         and not yet recorded."""
         size = max(settings.DELIVERY_FLUSH_SIZE, 1)
+        pace = pacing.bucket_for(sendable[0][0].campaign_id) if sendable else None
+        if pace is not None:  # a paced campaign: chunks no bigger than a minute of its pace
+            size = min(size, pace.burst)
         for start in range(0, len(sendable), size):
             chunk = sendable[start:start + size]
             if not self.may_continue(chunk[0][0].campaign_id):
                 return
-            wait = ratelimit.acquire(bucket, len(chunk),
-                                     max_wait=settings.DELIVERY_MAX_RATE_WAIT_SECONDS)
+            wait = 0.0 if pace is None else ratelimit.acquire(
+                pace, len(chunk), max_wait=settings.DELIVERY_MAX_RATE_WAIT_SECONDS)  # type: ignore[arg-type]
+            if wait >= 0:
+                wait = max(wait, ratelimit.acquire(
+                    bucket, len(chunk), max_wait=settings.DELIVERY_MAX_RATE_WAIT_SECONDS))
             if wait < 0:  # the channel is saturated: come back when tokens will be there
                 due = timezone.now() + timedelta(seconds=-wait)
                 self.release([row.pk for row, _ in sendable[start:]], next_attempt_at=due)

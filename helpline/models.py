@@ -249,8 +249,9 @@ class PacedCampaign(models.Model):
     campaign = models.OneToOneField("campaigns.Campaign", on_delete=models.CASCADE,
                                     related_name="+")
     prior_contact_rate = models.FloatField(
-        default=0.002, validators=[MinValueValidator(1e-6), MaxValueValidator(1.0)],
-        help_text="Chats per message sent, assumed until the campaign's own exposures say more.")
+        default=0.01, validators=[MinValueValidator(1e-6), MaxValueValidator(1.0)],
+        help_text="Chats per message sent, assumed until the campaign's own exposures say "
+                  "more. Err high: a high prior under-sends at first, a low one floods.")
     prior_weight = models.PositiveIntegerField(
         default=2000, help_text="The prior counts as this many exposures.")
     mean_chat_minutes = models.PositiveSmallIntegerField(default=20)
