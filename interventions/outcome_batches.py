@@ -20,6 +20,7 @@ import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.edge import DEPTH_PROBLEM
 from core.errors import PayloadTooLarge
 from evaluation.models import Outcome
 from interventions.outcomes import (
@@ -130,6 +131,8 @@ def _parse_lines(body: bytes, *, at: datetime, report: BatchReport) -> _Events:
             events.add(number, event_fields(raw, at=at))
         except (ValueError, UnicodeDecodeError):
             report.reject(number, {"non_field_errors": ["Not a JSON object on one line."]})
+        except RecursionError:  # one deep line fails alone; the others are kept
+            report.reject(number, {"non_field_errors": [DEPTH_PROBLEM]})
         except EventErrors as error:
             report.reject(number, error.errors)
     return events

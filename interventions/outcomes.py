@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.bounds import event_time_problem
+from core.edge import text_problem
 from core.errors import InvalidInput
 from core.vocabulary import OutcomeKind
 from evaluation.models import Outcome
@@ -142,6 +143,10 @@ def _referral_code(value: Any, errors: dict) -> str | None:
         return None
     if not isinstance(value, str) or not 0 < len(value.strip()) <= 12:
         errors["referral_code"] = ["A referral code of at most 12 characters."]
+        return None
+    problem = text_problem(value)  # the other fields' own checks refuse NUL and surrogates
+    if problem:
+        errors["referral_code"] = [problem]
         return None
     return value.strip().upper()
 

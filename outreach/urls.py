@@ -1,7 +1,9 @@
 from importlib import import_module
 
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from outreach.health import healthz
@@ -34,3 +36,11 @@ urlpatterns = [
     path("", include("helpline.urls")),
     path("", include("learning.urls")),
 ]
+
+
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The API answers a path it does not know (a malformed id, a trailing-slash variant)
+    with the same JSON 404 as an unknown object; other pages keep Django's HTML page."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.bounds import EARLIEST
+from core.edge import json_problem
 from core.errors import InvalidInput
 from core.vocabulary import AudienceStage
 from segments.models import ConsentBasis, ContactChannel, RecipientStatus
@@ -112,11 +113,17 @@ class RowProblems(Exception):
 def decode_upload(content: bytes) -> str:
     """UTF-8 (a byte-order mark is tolerated); anything else is a clear error naming the line."""
     try:
-        return content.decode("utf-8-sig")
+        text = content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = content[: error.start].count(b"\n") + 1
         raise InvalidInput(f"line {line} is not valid UTF-8: save the file as UTF-8 and retry",
                            field="file") from None
+    nul = text.find("\x00")
+    if nul >= 0:  # PostgreSQL stores no NUL in text; often a UTF-16 file saved by mistake
+        line = text.count("\n", 0, nul) + 1
+        raise InvalidInput(f"line {line} contains a NUL character: save the file as UTF-8 "
+                           "text and retry", field="file")
+    return text
 
 
 def csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -161,8 +168,12 @@ def ndjson_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
             continue
         try:
             value = json.loads(line)
-        except ValueError:
-            yield number, {"__error__": "is not valid JSON"}
+        except (ValueError, RecursionError):
+            yield number, {"__error__": "is not valid JSON (or nested too deeply)"}
+            continue
+        found = json_problem(value)
+        if found:
+            yield number, {"__error__": f"{found[0]}: {found[1]}"}
             continue
         yield number, value if isinstance(value, dict) else {"__error__": "is not a JSON object"}
 

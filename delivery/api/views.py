@@ -6,12 +6,12 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.edge import CheckedFormParser, CheckedJSONParser
 from delivery import selectors
 from delivery.api import serializers as s
 from delivery.models import ChannelConfig
@@ -50,7 +50,7 @@ class SmsStatusView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
-    parser_classes = [FormParser, JSONParser]
+    parser_classes = [CheckedFormParser, CheckedJSONParser]
 
     @extend_schema(
         request={"application/x-www-form-urlencoded": s.SmsStatusInput,

@@ -6,6 +6,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, JSONParser, get_encoding
 from rest_framework.utils import json
 
+from core.edge import json_checked, json_loads_bounded
 from core.errors import PayloadTooLarge
 
 
@@ -20,7 +21,8 @@ class LimitedJSONParser(JSONParser):
     """JSON bodies of at most `view.max_body_bytes` bytes (413 beyond).
 
     Decodes the bytes it read in one call instead of through a stream reader (DRF's way),
-    with DRF's checks: text charsets only, strict JSON (no NaN or Infinity), ParseError (400).
+    with DRF's checks: text charsets only, strict JSON (no NaN or Infinity), ParseError (400),
+    and the edge checks of core.edge (nesting depth, NUL and lone surrogates: 400).
     """
 
     def parse(self, stream, media_type=None, parser_context=None):  # type: ignore[no-untyped-def]
@@ -29,10 +31,12 @@ class LimitedJSONParser(JSONParser):
         data = read_limited(stream, limit)
         encoding = get_encoding(parser_context)
         try:
-            return json.loads(data.decode(encoding),
-                              parse_constant=json.strict_constant if self.strict else None)
+            value = json_loads_bounded(
+                json.loads, data.decode(encoding),
+                parse_constant=json.strict_constant if self.strict else None)
         except ValueError as error:  # UnicodeDecodeError included
             raise ParseError(f"JSON parse error - {error}") from error
+        return json_checked(value)
 
 
 class NDJSONParser(BaseParser):

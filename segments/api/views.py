@@ -13,12 +13,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied, UnsupportedMediaType, ValidationError
-from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.edge import CheckedJSONParser, CheckedMultiPartParser
 from core.errors import InvalidInput, PayloadTooLarge
 from organisations.api.principal import caller_api_key, caller_organisation
 from organisations.models import ApiScope, Organisation
@@ -279,7 +280,7 @@ class RecipientImportView(APIView):
     problem (partial success). The file itself is never stored."""
 
     write_scope = ApiScope.RECIPIENTS_WRITE
-    parser_classes = [MultiPartParser, JSONParser, CsvParser, NdjsonParser]
+    parser_classes = [CheckedMultiPartParser, CheckedJSONParser, CsvParser, NdjsonParser]
 
     @extend_schema(
         request={"multipart/form-data": s.RecipientImportUpload,
