@@ -1,0 +1,122 @@
+"""Variant-vs-comparator comparisons (proportions, rates, Holm) and stratified results."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+from core.disclosure import Published
+from evaluation import stats
+from evaluation.models import UnitOfAnalysis
+from evaluation.reports.context import Counts, ReportContext
+from evaluation.reports.views import HIDDEN, CampaignReport, Comparison, StratifiedView
+
+
+def _compare(ctx: ReportContext, shown: Published, report: CampaignReport) -> None:
+    primary = [_comparison(ctx, shown, v, ctx.primary) for v in ctx.variants]
+    # Holm over the whole family with every hidden comparison's p-value taken as 1: an
+    # adjusted p-value never decreases when another p-value grows, so this is conservative
+    # (never rejects more than Holm would) and uses no hidden count.
+    family = stats.holm({c.variant: (c.test.p_value if c.shown and c.test else 1.0)
+                         for c in primary}, alpha=ctx.plan.alpha if ctx.plan else 0.05)
+    adjusted = family.by_label()
+    report.comparisons = [_with_adjustment(c, adjusted.get(c.variant)) for c in primary]
+    for kind in ctx.kinds[1:]:
+        report.secondary_comparisons += [
+            _comparison(ctx, shown, v, kind, rates_only=True) for v in ctx.variants]
+
+
+def _with_adjustment(c: Comparison, adjusted: stats.AdjustedPValue | None) -> Comparison:
+    if not c.shown or adjusted is None:
+        return c
+    return replace(c, adjusted_p_value=adjusted.adjusted_p_value, significant=adjusted.reject)
+
+
+def _comparison(ctx: ReportContext, shown: Published, variant, kind: str, *,  # type: ignore[no-untyped-def]
+                rates_only: bool = False) -> Comparison:
+    comparator = ctx.comparator
+    head = {"outcome": kind, "variant": variant.name, "comparator": comparator.name,
+            "basis": ctx.basis}
+    v_exp, c_exp = ctx.count(variant.pk, "exposures"), ctx.count(comparator.pk, "exposures")
+    if min(v_exp, c_exp, ctx.trials(variant.pk), ctx.trials(comparator.pk)) == 0:
+        return Comparison(**head, shown=False, note="an arm has no exposures yet")
+    if not shown.shown(("comparison", kind, variant.pk)):
+        return Comparison(**head, shown=False, note=HIDDEN)
+    v_k, c_k = ctx.count(variant.pk, kind), ctx.count(comparator.pk, kind)
+    rates = stats.compare_rates(v_k, v_exp, c_k, c_exp)
+    rate_ratio = rates.rate_ratio
+    if ctx.unit == UnitOfAnalysis.DAY:
+        rate_ratio = _quasi_poisson(rate_ratio, ctx.counts, (variant.pk, comparator.pk), kind)
+    result: dict[str, Any] = {"rate_ratio": rate_ratio, "rate_difference": rates.rate_difference,
+                              "rate_test": rates.test}
+    if not rates_only:
+        p = _proportions(ctx, variant, kind)
+        result.update(variant_proportion=p.variant, comparator_proportion=p.comparator,
+                      risk_difference=p.risk_difference, risk_ratio=p.risk_ratio,
+                      odds_ratio=p.odds_ratio, test=p.test)
+        plan = ctx.plan
+        if plan is not None and plan.sequential:
+            result["sequential"] = stats.sequential_difference_interval(
+                p.variant.events, p.variant.trials, p.comparator.events, p.comparator.trials,
+                alpha=plan.alpha, tuning_n=max(2 * (plan.required_sample_per_arm or 2500), 1))
+    return Comparison(**head, shown=True, **result)
+
+
+def _proportions(ctx: ReportContext, variant, kind: str):  # type: ignore[no-untyped-def]
+    # An exposure can be followed by two outcomes of a kind; a proportion counts it once.
+    comparator = ctx.comparator
+    v_trials, c_trials = ctx.trials(variant.pk), ctx.trials(comparator.pk)
+    v_k = min(ctx.events(variant.pk, kind), v_trials)
+    c_k = min(ctx.events(comparator.pk, kind), c_trials)
+    return stats.compare_proportions(v_k, v_trials, c_k, c_trials)
+
+
+def _quasi_poisson(estimate: stats.Estimate, counts: Counts, arm_ids: tuple[int, int],
+                   kind: str) -> stats.Estimate:
+    """Widen a Wald/exact rate-ratio interval by sqrt(dispersion) across days (>= 1)."""
+    chi2, days = 0.0, 0
+    for arm_id in arm_ids:
+        daily = [(c.get(kind, 0), c.get("exposures", 0))
+                 for (a, _), c in counts.by_arm_day.items() if a == arm_id and c.get("exposures")]
+        total_k = sum(k for k, _ in daily)
+        total_e = sum(e for _, e in daily)
+        for k, e in daily:
+            expected = total_k * e / total_e if total_e else 0
+            if expected > 0:
+                chi2 += (k - expected) ** 2 / expected
+                days += 1
+    df = days - len(arm_ids)
+    phi = max(1.0, chi2 / df) if df > 0 else 1.0
+    if estimate.value <= 0 or math.isinf(estimate.upper) or estimate.lower <= 0:
+        return stats.Estimate(estimate.value, estimate.lower, estimate.upper,
+                              estimate.confidence, f"{estimate.method}+quasi_poisson")
+    scale = math.sqrt(phi)
+    log_v = math.log(estimate.value)
+    lower = math.exp(log_v - (log_v - math.log(estimate.lower)) * scale)
+    upper = math.exp(log_v + (math.log(estimate.upper) - log_v) * scale)
+    return stats.Estimate(estimate.value, lower, upper, estimate.confidence,
+                          f"{estimate.method}+quasi_poisson(phi={phi:.2f})")
+
+
+def _stratified(ctx: ReportContext, shown: Published) -> list[StratifiedView]:
+    views = []
+    primary, comparator = ctx.primary, ctx.comparator
+    for dimension, source, levels in ctx.breakdowns()[1:]:
+        for variant in ctx.variants:
+            if not shown.shown(("stratified", dimension, variant.pk)):
+                views.append(StratifiedView(dimension, variant.name, False, None, HIDDEN))
+                continue
+            tables = []
+            for level in levels:
+                v, c = source.get((variant.pk, level), {}), source.get((comparator.pk, level), {})
+                tables.append(stats.stratum_table(
+                    min(v.get(primary, 0), v.get("exposures", 0)), v.get("exposures", 0),
+                    min(c.get(primary, 0), c.get("exposures", 0)), c.get("exposures", 0)))
+            try:
+                result = stats.mantel_haenszel(tables)
+            except ValueError as error:
+                views.append(StratifiedView(dimension, variant.name, False, None, str(error)))
+                continue
+            views.append(StratifiedView(dimension, variant.name, True, result))
+    return views

@@ -1,0 +1,136 @@
+"""Reading a campaign's rolled-up counts once, into the ``ReportContext`` every step reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db.models import Sum
+
+from core.bounds import stored_day_range
+from core.disclosure import DisclosurePolicy
+from core.vocabulary import OutcomeKind
+from evaluation.models import (
+    ArmSubjectTotal,
+    ComparatorKind,
+    DailyCell,
+    EvaluationPlan,
+    UnitOfAnalysis,
+)
+from evaluation.reports.views import FUNNEL
+
+# --- reading the counts ----------------------------------------------------------------------
+
+SUMS = {"exposures": Sum("exposures"), **{k: Sum(k) for k in OutcomeKind.values}}
+
+
+def _grouped(campaign, *keys: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    first, last = stored_day_range()  # a cell dated year 1 BC cannot be read into Python
+    rows = DailyCell.objects.filter(campaign=campaign, day__gte=first, day__lte=last) \
+        .values(*keys).annotate(**SUMS)
+    return [{k: (v or 0) if k in SUMS else v for k, v in row.items()} for row in rows]
+
+
+@dataclass
+class Counts:
+    """Exact counts read from the rollups (never leave this module undisclosed)."""
+
+    by_arm: dict[int, dict[str, int]]
+    by_arm_day: dict[tuple[int, date], dict[str, int]]
+    by_arm_country: dict[tuple[int, str], dict[str, int]]
+    by_arm_channel: dict[tuple[int, str], dict[str, int]]
+    subjects: dict[int, ArmSubjectTotal]
+
+
+def read_counts(campaign) -> Counts:  # type: ignore[no-untyped-def]
+    def index(rows: list[dict], *keys: str) -> dict:
+        return {tuple(r[k] for k in keys) if len(keys) > 1 else r[keys[0]]: r for r in rows}
+
+    return Counts(
+        by_arm=index(_grouped(campaign, "arm_id"), "arm_id"),
+        by_arm_day=index(_grouped(campaign, "arm_id", "day"), "arm_id", "day"),
+        by_arm_country=index(_grouped(campaign, "arm_id", "country"), "arm_id", "country"),
+        by_arm_channel=index(_grouped(campaign, "arm_id", "channel"), "arm_id", "channel"),
+        subjects={t.arm_id: t for t in ArmSubjectTotal.objects.filter(campaign=campaign)},
+    )
+
+
+# --- the context every step reads ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What one report is built from: read once, passed to every step instead of six
+    positional arguments. Its counts are exact: nothing here leaves the module undisclosed."""
+
+    campaign: Any
+    policy: DisclosurePolicy
+    plan: EvaluationPlan | None
+    arms: tuple[Any, ...]
+    counts: Counts
+    primary: str
+    kinds: tuple[str, ...]
+    unit: str
+    comparator: Any | None
+
+    @property
+    def basis(self) -> str:
+        """Denominator of proportions: unique subjects for a per-person plan, else exposures."""
+        recipient = self.unit == UnitOfAnalysis.RECIPIENT and self.counts.subjects
+        return "subjects" if recipient else "exposures"
+
+    @property
+    def variants(self) -> list[Any]:
+        return [a for a in self.arms if a.kind == "variant"]
+
+    def count(self, arm_id: int, measure: str) -> int:
+        if measure == "subjects":
+            total = self.counts.subjects.get(arm_id)
+            return total.unique_subjects if total else 0
+        return self.counts.by_arm.get(arm_id, {}).get(measure, 0)
+
+    def trials(self, arm_id: int) -> int:
+        return self.count(arm_id, "subjects" if self.basis == "subjects" else "exposures")
+
+    def events(self, arm_id: int, kind: str) -> int:
+        if self.basis == "subjects":
+            return int(self.counts.subjects[arm_id].subjects_with_outcome.get(kind, 0))
+        return self.count(arm_id, kind)
+
+    def breakdowns(self) -> list[tuple[str, dict, list[Any]]]:
+        """(dimension, counts by (arm, level), levels) for day, country and channel."""
+        out = []
+        for dimension, source in (("day", self.counts.by_arm_day),
+                                  ("country", self.counts.by_arm_country),
+                                  ("channel", self.counts.by_arm_channel)):
+            out.append((dimension, source, sorted({level for (_, level) in source},
+                                                  key=lambda v: (v is None, v))))
+        return out
+
+
+def _context(campaign, policy: DisclosurePolicy) -> ReportContext:  # type: ignore[no-untyped-def]
+    plan = EvaluationPlan.objects.filter(campaign=campaign).first()
+    arms = tuple(campaign.arms.all().order_by("pk"))
+    primary = str(plan.primary_outcome if plan else OutcomeKind.HELP_CLICK)
+    return ReportContext(
+        campaign=campaign, policy=policy, plan=plan, arms=arms, counts=read_counts(campaign),
+        primary=primary, kinds=_outcome_kinds(plan, primary),
+        unit=plan.unit_of_analysis if plan else UnitOfAnalysis.SESSION,
+        comparator=_comparator_arm(list(arms), plan))
+
+
+def _outcome_kinds(plan: EvaluationPlan | None, primary: str) -> tuple[str, ...]:
+    planned = [primary]
+    if plan:
+        planned += list(plan.secondary_outcomes) + list(plan.guardrail_outcomes)
+    planned += list(FUNNEL)
+    return tuple(dict.fromkeys(str(k) for k in planned))
+
+
+def _comparator_arm(arms: list, plan: EvaluationPlan | None):  # type: ignore[no-untyped-def]
+    wanted = ("holdout",) if plan and plan.comparator_kind == ComparatorKind.HOLDOUT else None
+    if plan and wanted is None:
+        wanted = ("comparator",)
+    candidates = [a for a in arms if a.kind in (wanted or ("comparator", "holdout"))]
+    return candidates[0] if candidates else None

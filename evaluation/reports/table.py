@@ -1,0 +1,96 @@
+"""The one disclosure table of a report: every count, the sums linking them, every estimate."""
+
+from __future__ import annotations
+
+import itertools
+
+from core.disclosure import Table
+from evaluation.models import UnitOfAnalysis
+from evaluation.reports.context import ReportContext
+from evaluation.reports.views import FUNNEL
+
+
+def _measures(ctx: ReportContext) -> tuple[str, ...]:
+    return ("exposures", "subjects", *ctx.kinds)
+
+
+def _arm_cost(ctx: ReportContext, arm_id: int, measure: str) -> float:
+    """What hiding an arm's figure loses: most for the primary outcome of a large arm. An
+    "all arms" margin costs 1, so it is hidden before any arm's figure is."""
+    weight = 4 if measure == ctx.primary else 2 if measure == "exposures" else 1
+    return weight * (ctx.count(arm_id, "exposures") + 1) + ctx.count(arm_id, measure)
+
+
+def _disclosure_table(ctx: ReportContext) -> Table:
+    table = Table(ctx.policy)
+    for measure in _measures(ctx):
+        for arm in ctx.arms:
+            table.count(("arm", measure, arm.pk), ctx.count(arm.pk, measure),
+                        cost=_arm_cost(ctx, arm.pk, measure))
+        table.total(("all", measure), [("arm", measure, a.pk) for a in ctx.arms], cost=1)
+    if ctx.basis == "subjects":  # events of a per-person analysis: people with an outcome
+        for arm in ctx.arms:
+            for kind in ctx.kinds:
+                table.count(("people", kind, arm.pk), ctx.events(arm.pk, kind))
+    for dimension, source, levels in ctx.breakdowns():
+        for measure in dict.fromkeys(("exposures", ctx.primary)):
+            for arm in ctx.arms:
+                parts = [table.count(("bd", dimension, measure, level, arm.pk),
+                                     source.get((arm.pk, level), {}).get(measure, 0))
+                         for level in levels]
+                table.sums_to(("arm", measure, arm.pk), parts)
+    _declare_derived(ctx, table)
+    return table
+
+
+def _declare_derived(ctx: ReportContext, table: Table) -> None:
+    """Every estimate with the counts it is computed from (its value comes later, only for
+    those that pass: nothing is computed from a hidden count for publication)."""
+    for kind in ctx.kinds:
+        for arm in ctx.arms:
+            table.derived(("rate", kind, arm.pk), None,
+                          depends_on=[("arm", kind, arm.pk), ("arm", "exposures", arm.pk)])
+        table.derived(("rate", kind, "all"), None,
+                      depends_on=[("all", kind), ("all", "exposures")])
+    for arm_key in [*(("arm", a.pk) for a in ctx.arms), ("all",)]:
+        stages = ["exposures", *FUNNEL]
+        for previous, kind in itertools.pairwise(stages):
+            table.derived(("conversion", kind, *arm_key[1:]), None,
+                          depends_on=[_key(arm_key, previous), _key(arm_key, kind)])
+    trials = "subjects" if ctx.basis == "subjects" else "exposures"
+    for arm in ctx.arms:  # progress: an exact ratio gives its count back, declared as such
+        table.derived(("progress", arm.pk), None, depends_on=[("arm", trials, arm.pk)])
+    if len(ctx.arms) >= 2:
+        table.derived(("srm",), None,
+                      depends_on=[("arm", "exposures", a.pk) for a in ctx.arms])
+        days = next(levels for d, _, levels in ctx.breakdowns() if d == "day")
+        for day in days:  # a yes/no flag: needs its day's cells shown, reveals no more
+            table.derived(("srm_day", day), None, reveals=False,
+                          depends_on=[("bd", "day", "exposures", day, a.pk) for a in ctx.arms])
+    if ctx.comparator is None:
+        return
+    for variant in ctx.variants:
+        for kind in ctx.kinds:
+            table.derived(("comparison", kind, variant.pk), None,
+                          depends_on=_comparison_cells(ctx, variant, kind))
+        for dimension, _, levels in ctx.breakdowns()[1:]:
+            table.derived(("stratified", dimension, variant.pk), None, depends_on=[
+                ("bd", dimension, m, level, a.pk) for m in ("exposures", ctx.primary)
+                for level in levels for a in (variant, ctx.comparator)])
+
+
+def _key(arm_key: tuple, measure: str) -> tuple:
+    return ("arm", measure, arm_key[1]) if arm_key[0] == "arm" else ("all", measure)
+
+
+def _comparison_cells(ctx: ReportContext, variant, kind: str) -> list[tuple]:  # type: ignore[no-untyped-def]
+    cells = []
+    for arm in (variant, ctx.comparator):
+        cells += [("arm", kind, arm.pk), ("arm", "exposures", arm.pk)]
+        if ctx.basis == "subjects":
+            cells += [("arm", "subjects", arm.pk), ("people", kind, arm.pk)]
+        if ctx.unit == UnitOfAnalysis.DAY and kind == ctx.primary:
+            # the quasi-Poisson dispersion is computed from the daily counts
+            days = next(levels for d, _, levels in ctx.breakdowns() if d == "day")
+            cells += [("bd", "day", m, day, arm.pk) for m in ("exposures", kind) for day in days]
+    return cells
