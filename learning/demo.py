@@ -3,10 +3,12 @@ jurisdiction, with simulated learners so the learning report (and the campaign r
 learning section) is populated.
 
 ``seed_demo_learning(programme=, manager=, reviewer=, campaign=None)``: the manager writes, the
-reviewer approves and publishes (four eyes). When a campaign is given, part of the simulated
-teachers arrive through invitations signed for that campaign's exposures, so enrolment and
-completion show on its report per arm. Simulated learners are marked (`simulated=True`).
-Idempotent: a second call finds the modules and learners and adds nothing.
+reviewer approves and publishes (four eyes). Part of the simulated teachers arrive through
+invitations signed for a campaign's exposures, so enrolment and completion show on its report
+per arm: the given campaign's, or (None) the demo's own invitation campaign
+(`learning.demo_invitation`: running, its email step sends to demo teachers within a minute).
+Simulated learners are marked (`simulated=True`). Idempotent: a second call finds the modules,
+the campaign and the learners and adds nothing.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 
 from core.errors import DomainError
 from evaluation.models import Exposure
+from evaluation.services import rollup_pending
 from interventions.links import via_token
 from learning import learners, services
+from learning.demo_invitation import earlier_invitations_simulate, invitation_campaign_seed
 from learning.law import law_module_generate
 from learning.models import Learner, Module, ReviewState
 from organisations.models import Organisation
@@ -123,6 +129,11 @@ def _invitations(module: Module, campaign: Any, count: int) -> list[str]:
     return [via_token(exposure_id=pk, resource_id=module.help_resource_id) for pk in ids]
 
 
+def _report_url(campaign: Any) -> str:
+    path = reverse("admin:evaluation_campaign_report", args=[campaign.pk])
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
 @transaction.atomic
 def seed_demo_learning(*, programme: Organisation, manager: Any, reviewer: Any,
                        campaign: Any = None) -> str:
@@ -130,15 +141,26 @@ def seed_demo_learning(*, programme: Organisation, manager: Any, reviewer: Any,
     author, signer = Actor(user=manager), Actor(user=reviewer)
     rng = random.Random(13)
     teacher = _teacher_module(programme, author, signer)
+    own_campaign = campaign is None
+    if own_campaign:
+        campaign = invitation_campaign_seed(programme=programme, author=author, signer=signer)
+        earlier_invitations_simulate(campaign, INVITED)
     added = _simulate(teacher, _invitations(teacher, campaign, INVITED), TEACHERS, rng)
-    summary = f"Learning: '{teacher.title}' published ({added} simulated learners)"
+    if own_campaign:
+        transaction.on_commit(rollup_pending)  # the campaign report counts them per arm
+    summary = (f"Learning: '{teacher.title}' published ({added} simulated learners)\n"
+               f"  its page: {services.module_public_url(teacher)}\n"
+               f"  campaign '{campaign}' is {campaign.status}; report with its learning section:"
+               f" {_report_url(campaign)}")
+    if own_campaign:
+        summary += "\n  its invitation email to the demo teachers sends within a minute"
     law = Module.objects.filter(organisation=programme, jurisdiction=LAW_JURISDICTION,
                                 kind="law_explained").first()
     try:
         law = law or law_module_generate(organisation=programme, jurisdiction=LAW_JURISDICTION,
                                          actor=author, audience="social_worker")
     except DomainError as error:
-        return f"{summary}; no law module: {error.message}"
+        return f"{summary}\n  no law module: {error.message}"
     law = _published(law, author, signer)
     added = _simulate(law, [], LAW_LEARNERS, rng)
-    return f"{summary}; '{law.title}' published ({added} simulated learners)"
+    return f"{summary}\n  '{law.title}' published ({added} simulated learners)"

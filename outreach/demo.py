@@ -1,5 +1,5 @@
 """Wire every app's `seed_demo` into one story: directory → segments → campaign → sends →
-live interventions → evaluation. Each step yields one line for the newcomer."""
+live interventions → evaluation → learning. Each step yields one line for the newcomer."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ def seed_capabilities(demo: dict[str, Any]) -> Iterator[str]:
     from directory.demo import seed_demo as seed_directory
     from evaluation.demo import seed_demo as seed_evaluation
     from interventions.demo import seed_demo as seed_interventions
+    from learning.demo import seed_demo_learning
     from segments.demo import seed_demo as seed_segments
 
     programme, partner = demo["programme"], demo["partner"]
@@ -30,6 +31,8 @@ def seed_capabilities(demo: dict[str, Any]) -> Iterator[str]:
     page = seed_interventions(programme=programme, partner=partner, campaign=campaign)
     yield f"Interventions: demo partner page at {page}"
     yield seed_evaluation(campaign=campaign)
+    yield seed_demo_learning(programme=programme, manager=demo["manager"],
+                             reviewer=demo["reviewer"])
 
 
 def _seed_delivery(programme: Any) -> Iterator[str]:

@@ -16,13 +16,27 @@ import sys
 import time
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
 
+from campaigns.models import Campaign
+from delivery.fanout import schedule_fan_out
+from evaluation.models import Outcome
+from evaluation.services import rollup_pending
+from learning.demo import TEACHER_SLUG
+from learning.demo_invitation import CAMPAIGN_NAME as INVITATION_CAMPAIGN
+from learning.demo_invitation import TEACHER_RECIPIENTS
+from learning.models import Learner
 from outreach.management.commands.demo_seed import DEMO_PASSWORD
 from outreach.management.commands.rundemo import summary_lines
+from tests.delivery.conftest import send_until_idle
+from tests.delivery.sinks import SmtpSink
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +45,7 @@ BASE = "http://127.0.0.1:8000"
 ADDRESS = re.compile(r"https?://127\.0\.0\.1:8000[^\s'`)|]*")
 
 
-@pytest.fixture
-def demo(settings, monkeypatch) -> dict:
+def seed(settings, monkeypatch) -> dict:  # type: ignore[no-untyped-def]
     settings.DEMO_PAGES = True  # rundemo turns the demo pages on for its web server
     # The addresses are the subject here, not the simulated evidence: fewer rows, same story.
     monkeypatch.setattr("evaluation.demo.EXPOSURES", 3_000)
@@ -41,6 +54,11 @@ def demo(settings, monkeypatch) -> dict:
     printed = out.getvalue()
     key = re.search(r"Partner API key:\s+(\S+)", printed).group(1)
     return {"printed": printed, "key": key}
+
+
+@pytest.fixture
+def demo(settings, monkeypatch) -> dict:
+    return seed(settings, monkeypatch)
 
 
 def readme_addresses() -> dict[str, str]:
@@ -61,6 +79,7 @@ def check(client, address: str, *, key: str) -> None:
     """What each printed address must answer, as the README describes it."""
     path = path_of(address)
     if path.startswith("/admin/"):
+        client.logout()  # each admin address is followed as a newcomer would: signed out
         login = client.get(path, follow=True)
         assert login.status_code == 200 and b'name="password"' in login.content, address
         username, password = "demo", DEMO_PASSWORD
@@ -68,6 +87,13 @@ def check(client, address: str, *, key: str) -> None:
                            {"username": username, "password": password}, follow=True)
         assert done.status_code == 200 and done.context["user"].is_authenticated, address
         assert b"Campaigns" in done.content, address
+        if path.endswith("/report/"):  # the invitation campaign's, with its learning section
+            assert b'id="learning-gain"' in done.content, address
+            assert b'data-stage="enrolled"' in done.content, address
+    elif path.startswith("/learn/m/"):
+        page = client.get(path)
+        assert page.status_code == 200 and page.context["module"].is_public, address
+        assert b'id="enrol"' in page.content and page.context["lessons"], address
     elif path.startswith("/demo/partner/"):
         page = client.get(path)
         assert page.status_code == 200, address
@@ -105,6 +131,8 @@ def test_every_address_the_demo_prints_answers_with_the_printed_key(client, demo
                        *summary_lines(port=8000, mail_port=1025, key=demo["key"])])
     addresses = set(ADDRESS.findall(lines))
     assert f"{BASE}/api/v1/help-resources/?country=GB" in addresses
+    assert any("/learn/m/demo-programme/" in a for a in addresses), "the learning module"
+    assert any(a.endswith("/report/") for a in addresses), "the invitation campaign's report"
     for address in addresses:
         check(client, address, key=demo["key"])
 
@@ -127,6 +155,50 @@ def test_a_second_seed_issues_a_new_key_and_revokes_the_printed_one(client, demo
     path = "/api/v1/help-resources/?country=GB"
     assert client.get(path, HTTP_AUTHORIZATION=f"Bearer {new_key}").status_code == 200
     assert client.get(path, HTTP_AUTHORIZATION=f"Bearer {demo['key']}").status_code == 401
+
+
+def test_a_demo_teacher_follows_the_invitation_email_to_the_certificate_and_the_report_counts_it(
+        client, settings, monkeypatch, redis_url) -> None:
+    with SmtpSink() as sink:
+        settings.EMAIL_PORT = sink.port  # the demo's email channel sends to its mail sink
+        seed(settings, monkeypatch)
+        campaign = Campaign.objects.get(name=INVITATION_CAMPAIGN)
+        # The step `make demo`'s worker sends a minute after seeding: that minute has passed.
+        campaign.schedules.update(next_fire_at=timezone.now())
+        schedule_fan_out(schedule_id=campaign.schedules.get().pk, now=timezone.now())
+        assert send_until_idle().sent == TEACHER_RECIPIENTS
+        text = sink.recorder.texts[0]
+    module_page = next(location for link in re.findall(r"https?://\S+/go/[^\s<>\"]+", text)
+                       if "/learn/m/" in (location := client.get(
+                           urlsplit(link).path, HTTP_USER_AGENT="Mozilla/5.0")["Location"]))
+    page = client.get(module_page)
+    module, via = page.context["module"], page.context["via"]
+    assert page.status_code == 200 and via and module.slug == TEACHER_SLUG
+
+    home = client.post(urlsplit(module_page).path, {"via": via, "email": ""})["Location"]
+    token = home.rstrip("/").rsplit("/", 1)[1]
+    questions = list(module.questions.all())
+    wrong = {f"q{q.pk}": str((q.correct_choice + 1) % len(q.choices)) for q in questions}
+    assert client.post(reverse("learning:check", args=[token, "pre"]), wrong).status_code == 302
+    for lesson in module.lessons.all():
+        client.post(reverse("learning:lesson", args=[token, lesson.position]))
+    right = {f"q{q.pk}": str(q.correct_choice) for q in questions}
+    assert client.post(reverse("learning:check", args=[token, "post"]), right).status_code == 302
+    pdf = client.post(reverse("learning:certificate", args=[token]), {"name": "Sam Teacher"})
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    learner = Learner.objects.get(simulated=False)
+    assert learner.campaign == campaign and learner.completed_at is not None
+
+    rollup_pending()  # what the beat does
+    client.force_login(get_user_model().objects.get(username="manager"))
+    report = client.get(reverse("admin:evaluation_campaign_report", args=[campaign.pk]))
+    html = report.content.decode()
+    assert report.status_code == 200 and "Knowledge gain" in html
+    assert 'id="learning-gain"' in html and 'data-stage="completed"' in html
+    # The teacher's own enrolment and completion are outcomes of the exposure the email made.
+    assert set(Outcome.objects.filter(exposure=learner.exposure).values_list("kind", flat=True)
+               ) == {"help_click", "module_enrolled", "module_completed"}
+    assert learner.exposure.source == "delivery" and learner.exposure.trigger == ""
 
 
 def free_port() -> int:
