@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from core.errors import DomainError
 from evaluation.models import Exposure
-from evaluation.services import rollup_pending
+from evaluation.rollup import rollup_pending
 from interventions.links import via_token
 from learning import learners, services
 from learning.demo_invitation import earlier_invitations_simulate, invitation_campaign_seed

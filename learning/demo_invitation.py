@@ -28,7 +28,8 @@ from evaluation.services import plan_create
 from organisations.models import Organisation
 from organisations.services import Actor
 from segments.models import Segment
-from segments.services import recipients_import, segment_create
+from segments.recipients import recipients_import
+from segments.services import segment_create
 
 CAMPAIGN_NAME = "Training invitation: teachers — UK"
 SEGMENT_NAME = "Teachers in the UK"

@@ -28,7 +28,7 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from delivery.fanout import schedule_fan_out
 from evaluation.models import Outcome
-from evaluation.services import rollup_pending
+from evaluation.rollup import rollup_pending
 from learning.demo import TEACHER_SLUG
 from learning.demo_invitation import CAMPAIGN_NAME as INVITATION_CAMPAIGN
 from learning.demo_invitation import TEACHER_RECIPIENTS
