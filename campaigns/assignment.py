@@ -30,6 +30,7 @@ import bisect
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -85,14 +86,8 @@ def in_namespace_share(*, campaign: Campaign, subject: Pseudonym) -> bool:
 
 
 def ordered_arms(campaign: Campaign) -> list[Arm]:
-    # Sorting in Python keeps a prefetched `arms` cache usable (no query per assignment); the
-    # sorted list is kept beside that cache, as long-lived as it (the intervention snapshot).
-    prefetched = getattr(campaign, "_prefetched_objects_cache", {})
-    if "arms" not in prefetched:
-        return sorted(campaign.arms.all(), key=lambda arm: arm.pk)
-    if "ordered_arms" not in prefetched:
-        prefetched["ordered_arms"] = sorted(prefetched["arms"], key=lambda arm: arm.pk)
-    return prefetched["ordered_arms"]
+    """The campaign's arms in pk order (from a prefetched `arms` when there is one)."""
+    return sorted(campaign.arms.all(), key=lambda arm: arm.pk)
 
 
 class ArmSlices:
@@ -152,38 +147,64 @@ def rotation_schedule(arms: Sequence[Arm]) -> list[Arm]:
     return cycle
 
 
+@dataclass(frozen=True)
+class CampaignArms:
+    """A campaign's arms worked out once: in pk order, as weighted slices, as a rotation.
+
+    Our own snapshot of what every assignment of the campaign reads (the interventions'
+    partner snapshot holds one per campaign), so nothing rides on the model instance.
+    """
+
+    arms: tuple[Arm, ...]
+    slices: ArmSlices
+    rotation: tuple[Arm, ...]  # one cycle of the daily rotation (time-rotated designs only)
+
+
+def campaign_arms(campaign: Campaign) -> CampaignArms:
+    """The CampaignArms of a campaign (reads its arms once, or its prefetched `arms`)."""
+    arms = tuple(ordered_arms(campaign))
+    rotated = campaign.design == AssignmentDesign.TIME_ROTATED
+    return CampaignArms(arms=arms, slices=ArmSlices(arms),
+                        rotation=tuple(rotation_schedule(arms)) if rotated else ())
+
+
 def day_index(*, campaign: Campaign, at: datetime) -> int:
     """Days since 1970-01-01 in the organisation's time zone."""
     zone = ZoneInfo(campaign.organisation.time_zone or "UTC")
     return (at.astimezone(zone).date() - EPOCH).days
 
 
-def rotated_arm(*, campaign: Campaign, at: datetime) -> Arm | None:
-    cycle = rotation_schedule(ordered_arms(campaign))
+def rotated_arm(*, campaign: Campaign, at: datetime,
+                arms: CampaignArms | None = None) -> Arm | None:
+    cycle = (arms or campaign_arms(campaign)).rotation
     if not cycle:
         return None
     return cycle[day_index(campaign=campaign, at=at) % len(cycle)]
 
 
-def assign_arm(*, campaign: Campaign, subject: Pseudonym, at: datetime) -> Arm | None:
+def assign_arm(*, campaign: Campaign, subject: Pseudonym, at: datetime,
+               arms: CampaignArms | None = None) -> Arm | None:
     """The arm this subject gets in this campaign at `at`, or None.
 
     None means the subject is outside the campaign's namespace share (they belong to another
     campaign of the namespace), or the campaign has no arm with a positive weight. A holdout
     arm is returned like any other: the caller records the exposure and shows nothing.
+    `arms`: the campaign's CampaignArms when the caller holds them (the hot path's snapshot).
     """
-    return arm_assigner(campaign=campaign, at=at)(subject)
+    return arm_assigner(campaign=campaign, at=at, arms=arms)(subject)
 
 
-def arm_assigner(*, campaign: Campaign, at: datetime) -> Callable[[Pseudonym], Arm | None]:
+def arm_assigner(*, campaign: Campaign, at: datetime,
+                 arms: CampaignArms | None = None) -> Callable[[Pseudonym], Arm | None]:
     """`assign_arm` for many subjects of one campaign at one moment (a fan-out's audience): the
     same answers, with the per-campaign work (sorting arms, weight sums, the day's rotation,
     the key) done once instead of once per person."""
+    arms = arms or campaign_arms(campaign)
     if campaign.design == AssignmentDesign.TIME_ROTATED:
-        todays = rotated_arm(campaign=campaign, at=at)
+        todays = rotated_arm(campaign=campaign, at=at, arms=arms)
         return lambda subject: (todays if in_namespace_share(campaign=campaign, subject=subject)
                                 else None)
-    slices = ArmSlices(ordered_arms(campaign))
+    slices = arms.slices
     key = assignment_key()
     prefix = f"{campaign.assignment_seed}:".encode()
     namespaced = bool(campaign.assignment_namespace)

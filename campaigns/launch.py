@@ -8,7 +8,6 @@ campaigns/lifecycle.py.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.utils import timezone
 
@@ -17,7 +16,7 @@ from campaigns.models import ArmKind, AssignmentDesign, Campaign, CampaignStatus
 from campaigns.rendering import message_validate
 from campaigns.schedules import schedule_problems
 from core.errors import InvalidInput
-from directory.selectors import help_resources_for
+from directory.selectors import Signpost, help_resources_for
 
 S = CampaignStatus
 
@@ -146,13 +145,13 @@ def help_resource_problems(campaign: Campaign, *, at: datetime) -> list[str]:
     return list(problems)
 
 
-def _resource_problem(resource: Any) -> str | None:
-    verification = getattr(resource, "verification", "confirmed")
+def _resource_problem(resource: Signpost) -> str | None:
+    verification = resource.verification
     if verification == "confirmed":
         return None
     label = f"Help resource '{resource.name}' ({resource.slug})"
     if verification == "stale":
-        confirmed = getattr(resource, "confirmed_at", None)
+        confirmed = resource.confirmed_at
         when = f" (last confirmed {confirmed:%Y-%m-%d})" if confirmed else ""
         return f"{label} is stale{when}: re-confirm its contact details in the directory."
     return f"{label} is unconfirmed: confirm its contact details in the directory."

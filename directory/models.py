@@ -7,6 +7,7 @@ into a dead end, so only confirmed, fresh, displayable records are signposted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -32,6 +33,19 @@ class ResourceKind(models.TextChoices):
 # Kinds a person can use at any time: with no structured hours they count as open.
 ALWAYS_AVAILABLE_KINDS = frozenset(
     {ResourceKind.WEBSITE, ResourceKind.SELF_HELP_PROGRAMME, ResourceKind.EMAIL})
+
+
+def open_at(periods: Sequence[Period], *, kind: str, time_zone: str,
+            at: datetime) -> bool | None:
+    """Whether a resource with these weekly periods is open at `at`; None when we cannot say.
+
+    No structured hours: websites, self-help programmes and email are always available; live
+    routes (helplines, chat, therapy referral) are "hours unknown" (None), shown but never as
+    open now.
+    """
+    if not periods:
+        return True if kind in ALWAYS_AVAILABLE_KINDS else None
+    return is_open_at(periods, time_zone=time_zone, at=at)
 
 
 class ResourceAudience(models.TextChoices):
@@ -202,27 +216,13 @@ class HelpResource(models.Model):
         return VerificationStatus.CONFIRMED
 
     def periods(self) -> list[Period]:
-        prefetched = getattr(self, "_prefetched_objects_cache", {})
-        if "opening_hours" in prefetched:
-            # Kept beside the prefetched rows (as long-lived as they are): the live
-            # intervention path asks every cached resource whether it is open on each request.
-            if "periods" not in prefetched:
-                prefetched["periods"] = [Period(h.weekday, h.opens, h.closes)
-                                         for h in prefetched["opening_hours"]]
-            return prefetched["periods"]
+        """The weekly opening periods (from prefetched `opening_hours` when there are some)."""
         return [Period(h.weekday, h.opens, h.closes) for h in self.opening_hours.all()]
 
     def is_open(self, at: datetime | None = None) -> bool | None:
-        """True/False from the structured hours; None when we cannot say.
-
-        No structured hours: websites, self-help programmes and email are always available;
-        live routes (helplines, chat, therapy referral) are "hours unknown" (None), shown but
-        never as open now.
-        """
-        periods = self.periods()
-        if not periods:
-            return True if self.kind in ALWAYS_AVAILABLE_KINDS else None
-        return is_open_at(periods, time_zone=self.time_zone, at=at or timezone.now())
+        """True/False from the structured hours; None when we cannot say (see `open_at`)."""
+        return open_at(self.periods(), kind=self.kind, time_zone=self.time_zone,
+                       at=at or timezone.now())
 
     def clean(self) -> None:
         if self.phone == "":

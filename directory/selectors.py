@@ -12,6 +12,7 @@ interventions: their signatures are a contract.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from core.errors import InvalidInput
 from core.vocabulary import STAGE_RESOURCE_AUDIENCES
+from directory.hours import Period
 from directory.models import (
     DirectoryPolicy,
     HelpResource,
@@ -27,6 +29,7 @@ from directory.models import (
     ResourceAudience,
     SourceStatus,
     VerificationStatus,
+    open_at,
 )
 from organisations.models import Organisation
 from organisations.selectors import programmes_visible_to
@@ -74,6 +77,57 @@ def _fresh_q(now: datetime) -> Q:
 
 # --- help resources ---------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Signpost:
+    """A help resource as signposted at one moment: our own snapshot, safe to share.
+
+    The fields signposting reads, copied from the row together with its opening periods, and
+    what the selector worked out: the verification state, whether the resource is listed as
+    an English-language fallback, and whether it was open at the moment asked. `is_open(at)`
+    answers for another moment from the copied periods, without a query. `resource` is the
+    row itself, for the directory API's full output.
+    """
+
+    resource: HelpResource = field(repr=False, compare=False)
+    pk: int
+    slug: str
+    name: str
+    provider_organisation: str
+    description: str
+    kind: str
+    phone: str | None
+    url: str | None
+    countries: tuple[str, ...]
+    organisation_id: int
+    confirmed_at: datetime | None
+    time_zone: str
+    periods: tuple[Period, ...]
+    verification: str
+    language_fallback: bool
+    open_now: bool | None
+
+    def is_open(self, at: datetime) -> bool | None:
+        return open_at(self.periods, kind=self.kind, time_zone=self.time_zone, at=at)
+
+    @property
+    def worldwide(self) -> bool:
+        return self.countries == ("*",)
+
+
+def signpost_of(resource: HelpResource, *, verification: str, at: datetime,
+                language_fallback: bool = False) -> Signpost:
+    periods = tuple(resource.periods())
+    return Signpost(
+        resource=resource, pk=resource.pk, slug=resource.slug, name=resource.name,
+        provider_organisation=resource.provider_organisation,
+        description=resource.description, kind=resource.kind, phone=resource.phone,
+        url=resource.url, countries=tuple(resource.countries or ()),
+        organisation_id=resource.organisation_id, confirmed_at=resource.confirmed_at,
+        time_zone=resource.time_zone, periods=periods, verification=verification,
+        language_fallback=language_fallback,
+        open_now=open_at(periods, kind=resource.kind, time_zone=resource.time_zone, at=at))
+
+
 def resource_audiences(audience: str) -> tuple[str, ...]:
     """An AudienceStage (mapped through STAGE_RESOURCE_AUDIENCES) or a raw resource audience."""
     if audience in STAGE_RESOURCE_AUDIENCES:
@@ -108,7 +162,7 @@ def help_resource_get(*, organisation: Organisation, slug: str) -> HelpResource 
 def help_resources_for(*, organisation: Organisation, country: str | None,
                        language: str | None, audience: str | None = None,
                        at: datetime | None = None,
-                       include_unconfirmed: bool = False) -> list[HelpResource]:
+                       include_unconfirmed: bool = False) -> list[Signpost]:
     """The resources to signpost, best first. The contract used by campaigns and interventions.
 
     - only displayable records (a confirmed contact route; never existence-only ones);
@@ -123,8 +177,8 @@ def help_resources_for(*, organisation: Organisation, country: str | None,
     - order: requested language before the English fallback; within that, open now, then
       hours unknown, then closed; then national services before worldwide ones; then name.
 
-    Each result carries `open_now` (True / False / None = hours unknown), `language_fallback`
-    and `verification` (a VerificationStatus value).
+    Each result is a Signpost: the resource's fields with `open_now` (True / False / None =
+    hours unknown), `language_fallback` and `verification` (a VerificationStatus value).
     """
     at = at or timezone.now()
     country = country.upper() if country else None
@@ -141,10 +195,8 @@ def help_resources_for(*, organisation: Organisation, country: str | None,
         tier = _language_tier(resource, language)
         if tier is None or not _serves(resource, country, wanted):
             continue
-        resource.verification = verification
-        resource.language_fallback = tier == 1
-        resource.open_now = resource.is_open(at)
-        results.append(resource)
+        results.append(signpost_of(resource, verification=verification, at=at,
+                                   language_fallback=tier == 1))
     return sorted(results, key=_signposting_order)
 
 
@@ -183,17 +235,13 @@ def help_resources_worldwide(*, at: datetime, limit: int = 8) -> list[HelpResour
     return sorted(chosen.values(), key=lambda r: r.name.casefold())[:limit]
 
 
-def annotate_for_output(resources: list[HelpResource], *, organisation: Organisation,
-                        at: datetime | None = None) -> list[HelpResource]:
-    """Set open_now and verification on resources read outside help_resources_for."""
+def signposts_of(resources: list[HelpResource], *,
+                 at: datetime | None = None) -> list[Signpost]:
+    """Signposts (open now, verification) of resources read outside help_resources_for."""
     at = at or timezone.now()
     windows = stale_windows({r.organisation_id for r in resources})
-    for resource in resources:
-        resource.open_now = resource.is_open(at)
-        resource.verification = resource.verification_status(
-            now=at, stale_after_days=windows[resource.organisation_id])
-        resource.language_fallback = getattr(resource, "language_fallback", False)
-    return resources
+    return [signpost_of(resource, at=at, verification=resource.verification_status(
+        now=at, stale_after_days=windows[resource.organisation_id])) for resource in resources]
 
 
 def _serves(resource: HelpResource, country: str | None, wanted: set[str] | None) -> bool:
@@ -214,9 +262,9 @@ def _language_tier(resource: HelpResource, language: str | None) -> int | None:
 _OPEN_RANK = {True: 0, None: 1, False: 2}
 
 
-def _signposting_order(resource: HelpResource) -> tuple:
-    return (int(resource.language_fallback), _OPEN_RANK[resource.open_now],
-            resource.countries == ["*"], resource.name.casefold(), resource.slug)
+def _signposting_order(signpost: Signpost) -> tuple:
+    return (int(signpost.language_fallback), _OPEN_RANK[signpost.open_now], signpost.worldwide,
+            signpost.name.casefold(), signpost.slug)
 
 
 def _one_per_key(objects: list, organisation: Organisation, *, key) -> list:  # type: ignore[no-untyped-def]

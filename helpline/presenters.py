@@ -50,7 +50,7 @@ def other_help(helpline: Helpline, *, at: datetime) -> list[dict]:
     for resource in resources:
         if resource.pk == helpline.resource_id:
             continue
-        open_now = getattr(resource, "open_now", None)
+        open_now = resource.open_now
         phone = resource.phone if resource.phone and open_now is True else None
         if not phone and not resource.url:
             continue
@@ -131,7 +131,7 @@ def snippets(conversation: Conversation) -> list[dict]:
         if resource.pk == conversation.helpline.resource_id:
             continue
         parts = [resource.name]
-        if resource.phone and getattr(resource, "open_now", None) is True:
+        if resource.phone and resource.open_now is True:
             parts.append(f"phone {resource.phone} (open now)")
         if resource.url:
             parts.append(resource.url)

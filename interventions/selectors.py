@@ -21,14 +21,15 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.db import connection
 
+from campaigns.assignment import CampaignArms, campaign_arms
 from campaigns.models import Campaign
 from campaigns.selectors import (
     campaign_ids_visible_to,
     messages_for_arm,
     running_campaigns_for_partner,
 )
+from core.memo import Memo
 from evaluation.models import Exposure
-from interventions.memo import Memo
 from organisations.models import Organisation, Partnership
 from organisations.selectors import programmes_visible_to
 from segments.models import SegmentStatus
@@ -48,6 +49,7 @@ class SegmentEntry:
 @dataclass(frozen=True)
 class CampaignEntry:
     campaign: Campaign
+    arms: CampaignArms  # sorted arms and their slices, worked out once per snapshot
     segments: tuple[SegmentEntry, ...]
     # A campaign whose segments are all invalid must match nobody, not everybody.
     targets_everyone: bool
@@ -116,8 +118,8 @@ def _campaign_entry(campaign: Campaign) -> CampaignEntry:
     parsed = tuple(SegmentEntry(s, rule) for s in segments
                    if (rule := segment_rule_cached(s)) is not None)
     flights = tuple((flight.starts_at, flight.ends_at) for flight in campaign.flights.all())
-    return CampaignEntry(campaign=campaign, segments=parsed, targets_everyone=not segments,
-                         flights=flights)
+    return CampaignEntry(campaign=campaign, arms=campaign_arms(campaign), segments=parsed,
+                         targets_everyone=not segments, flights=flights)
 
 
 def segment_rule_cached(segment: Any) -> Any | None:

@@ -27,15 +27,15 @@ from campaigns.rendering import (
 )
 from core.errors import InvalidInput
 from core.locales import language_chain
+from core.memo import Memo
 from core.pseudonyms import Pseudonym, pseudonymise
 from core.vocabulary import Channel
-from directory.selectors import help_resources_for, legal_notice_for
+from directory.selectors import Signpost, help_resources_for, legal_notice_for
 from evaluation.exposure_log import exposure_cap_for
 from evaluation.models import Exposure, ExposureSource, Outcome
 from evaluation.services import ExposureCap, exposure_insert_unless_capped, exposure_row
 from interventions.links import LinkTarget, link_destination, link_url
 from interventions.locales import normalise_country, normalise_language
-from interventions.memo import Memo
 from interventions.sanitise import clean_html
 from interventions.selectors import (
     CampaignEntry,
@@ -123,7 +123,7 @@ def intervention_request(*, partner: Organisation, context: InterventionContext,
         matched, segment = _campaign_matches(entry, facts, country=country, at=at)
         if not matched:
             continue
-        arm = assign_arm(campaign=entry.campaign, subject=subject, at=at)
+        arm = assign_arm(campaign=entry.campaign, subject=subject, at=at, arms=entry.arms)
         if arm is not None:
             return _answer(partner=partner, entry=entry, arm=arm, segment=segment,
                            subject=subject, context=context, country=country,
@@ -237,7 +237,7 @@ def directory_cache_clear() -> None:
 
 
 def _help_resources(*, campaign: Campaign, country: str, language: str, stage: str | None,
-                    at: datetime) -> list[Any]:
+                    at: datetime) -> list[_ResourceView]:
     base = language.split("-")[0]
     key = ("resources", campaign.organisation_id, country, base, stage)
     resources = _cached(key, lambda: help_resources_for(
@@ -245,16 +245,15 @@ def _help_resources(*, campaign: Campaign, country: str, language: str, stage: s
         at=at))
     rank = {True: 0, None: 1, False: 2}
     opened = [(r, r.is_open(at)) for r in resources]
-    opened.sort(key=lambda pair: (bool(getattr(pair[0], "language_fallback", False)),
-                                  rank[pair[1]], pair[0].countries == ["*"]))
+    opened.sort(key=lambda pair: (pair[0].language_fallback, rank[pair[1]], pair[0].worldwide))
     # A light view: the cached directory objects are shared between requests.
     return [_ResourceView(resource=resource, open_now=is_open) for resource, is_open in opened]
 
 
 @dataclass(frozen=True)
 class _ResourceView:
-    resource: Any
-    open_now: bool | None
+    resource: Signpost
+    open_now: bool | None  # at this request's moment (the cached signpost's is older)
 
 
 def _legal_notice(*, campaign: Campaign, country: str) -> dict | None:
@@ -268,12 +267,12 @@ def _help_link(view: _ResourceView, *, exposure_id: uuid.UUID, at: datetime) -> 
     has_url = bool(resource.url)
     return HelpLink(
         id=resource.pk, name=resource.name,
-        organisation=getattr(resource, "provider_organisation", "") or "",
-        kind=resource.kind, description=getattr(resource, "description", "") or "",
+        organisation=resource.provider_organisation or "",
+        kind=resource.kind, description=resource.description or "",
         url=link_url(exposure_id=exposure_id, resource_id=resource.pk) if has_url else "",
         phone=resource.phone if (resource.phone and view.open_now is True) else None,
         open_now=view.open_now,
-        language_fallback=bool(getattr(resource, "language_fallback", False)),
+        language_fallback=resource.language_fallback,
     )
 
 
@@ -354,7 +353,7 @@ def help_click_record(*, target: LinkTarget, count: bool, at: datetime | None = 
     return url
 
 
-def expired_link_resources(*, target: LinkTarget, at: datetime | None = None) -> list[Any]:
+def expired_link_resources(*, target: LinkTarget, at: datetime | None = None) -> list[Signpost]:
     """For an expired (but genuine) link: the help its warning signposted, read afresh."""
     at = at or timezone.now()
     exposure = (Exposure.objects.select_related("organisation", "segment")

@@ -82,7 +82,7 @@ def _bad_link(request: HttpRequest, error: BadLink, *, now) -> HttpResponse:  # 
 def _help_page(request: HttpRequest, *, resources: list, reason: str, status: int,
                with_phones: bool) -> HttpResponse:
     now = timezone.now()
-    items = [{"name": r.name, "description": getattr(r, "description", ""), "url": r.url,
+    items = [{"name": r.name, "description": r.description, "url": r.url,
               "phone": r.phone if with_phones and r.phone and r.is_open(now) is True else None}
              for r in resources]
     response = render(request, "interventions/go_invalid.html",

@@ -19,8 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import InvalidInput
-from directory.models import HelpResource, LegalNotice
-from directory.selectors import help_resources_for, legal_notice_for
+from directory.models import LegalNotice
+from directory.selectors import Signpost, help_resources_for, legal_notice_for
 from learning.markdown import markdown_escape as q
 from learning.models import Audience, Lesson, Module, ModuleKind, Question, ReviewState
 from learning.services import (
@@ -39,7 +39,7 @@ MAX_HELP_RESOURCES = 6
 @dataclass(frozen=True)
 class LawSources:
     notice: LegalNotice
-    resources: list[HelpResource]
+    resources: list[Signpost]
 
     def as_dict(self) -> dict[str, Any]:
         notice = self.notice

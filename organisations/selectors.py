@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import weakref
 from typing import Any
 
 from django.utils import timezone
@@ -22,14 +23,21 @@ def api_key_authenticate(full_key: str) -> ApiKey | None:
     return api_key if api_key.is_usable(now=timezone.now()) else None
 
 
+# user object's id -> its membership. Lives as long as the user object (one per request):
+# a finalizer drops the entry when the object goes, so an id reused later finds nothing.
+_memberships: dict[int, Membership | None] = {}
+
+
 def user_membership(user: Any) -> Membership | None:
     """The user's membership, looked up once per user object (one object per request)."""
     if not getattr(user, "is_authenticated", False):
         return None
-    if not hasattr(user, "_outreach_membership"):
-        user._outreach_membership = (
+    key = id(user)
+    if key not in _memberships:
+        _memberships[key] = (
             user.memberships.select_related("organisation").order_by("created_at").first())
-    return user._outreach_membership
+        weakref.finalize(user, _memberships.pop, key, None)
+    return _memberships[key]
 
 
 def user_organisation(user: Any) -> Organisation | None:

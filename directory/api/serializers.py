@@ -95,18 +95,21 @@ class HelpResourceOutput(serializers.Serializer):
         help_text="true: listed as an English-language fallback for the requested language.")
 
     def to_representation(self, instance: Any) -> dict:
-        contact_shown = instance.displayable
+        """`instance`: a directory.selectors.Signpost (the row and what was worked out)."""
+        resource = instance.resource
+        contact_shown = resource.displayable
         return super().to_representation({
-            **{name: getattr(instance, name) for name in (
+            **{name: getattr(resource, name) for name in (
                 "slug", "name", "provider_organisation", "description", "kind", "audiences",
                 "countries", "languages", "opening_hours_text", "time_zone",
-                "structured_hours_note", "open_now", "anonymous", "cost", "caveats",
-                "inferred_fields", "source_status", "source_checked_on", "displayable",
-                "confirmed_at", "language_fallback")},
-            "phone": instance.phone if contact_shown else None,
-            "url": instance.url if contact_shown else None,
-            "opening_hours": [h.as_dict() for h in instance.opening_hours.all()],
+                "structured_hours_note", "anonymous", "cost", "caveats", "inferred_fields",
+                "source_status", "source_checked_on", "displayable", "confirmed_at")},
+            "phone": resource.phone if contact_shown else None,
+            "url": resource.url if contact_shown else None,
+            "opening_hours": [h.as_dict() for h in resource.opening_hours.all()],
+            "open_now": instance.open_now,
             "verification_status": instance.verification,
+            "language_fallback": instance.language_fallback,
         })
 
 

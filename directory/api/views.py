@@ -22,11 +22,11 @@ from directory.api.serializers import (
 )
 from directory.models import HelpResource, LegalNotice
 from directory.selectors import (
-    annotate_for_output,
     help_resource_get,
     help_resources_for,
     legal_notice_for,
     legal_notices_visible,
+    signposts_of,
 )
 from organisations.api.principal import caller_organisation
 from organisations.models import ApiScope
@@ -126,8 +126,7 @@ class HelpResourceDetailView(DirectoryView):
         resource = help_resource_get(organisation=organisation, slug=slug)
         if resource is None:
             raise Http404
-        annotate_for_output([resource], organisation=organisation)
-        return Response(HelpResourceOutput(resource).data)
+        return Response(HelpResourceOutput(signposts_of([resource])[0]).data)
 
 
 LEGAL_EXAMPLE = {

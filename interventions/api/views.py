@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from interventions.aggregates import AggregateRow, daily_aggregates_report
 from interventions.api import serializers as s
-from interventions.api.authentication import remembering
+from interventions.api.authentication import remembering_authenticators
 from interventions.api.inputs import intervention_context_parse
 from interventions.api.parsers import LimitedJSONParser, NDJSONParser
 from interventions.api.throttling import PartnerRateThrottle
@@ -90,7 +90,7 @@ class InterventionView(APIView):
     renderer_classes = [JSONRenderer]
 
     def get_authenticators(self) -> list:
-        return [remembering(authenticator) for authenticator in super().get_authenticators()]
+        return remembering_authenticators(self.authentication_classes)
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple:
         # One representation only: no need to parse the Accept header on the hot path.

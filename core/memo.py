@@ -1,4 +1,4 @@
-"""In-process memos for the intervention hot path, refreshed by one thread at a time.
+"""In-process memos (the hot paths' caches), refreshed by one thread at a time.
 
 A memo entry older than its lifetime is reloaded by the first thread that notices, while the
 process's other threads go on answering with the old value for the few milliseconds the reload

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from interventions.memo import Memo
+from core.memo import Memo
 
 
 def test_a_fresh_value_is_served_without_reloading():
