@@ -42,22 +42,23 @@ from django.conf import settings
 
 from campaigns.models import Arm, AssignmentDesign, Campaign
 from core.keys import pseudonym_ring
+from core.memo import FOREVER, Memo
 from core.pseudonyms import Pseudonym
 
 ASSIGNMENT_KEY_ID = "assignment"
 EPOCH = date(1970, 1, 1)
 MAX_ROTATION_CYCLE = 1000  # days; longer weight ratios are approximated
 
-_key_cache: dict[tuple[str, str | None], bytes] = {}
+# Keyed by the settings the key is read from: FOREVER (the assignment key is never rotated).
+_keys: Memo[bytes] = Memo(max_entries=16)
 
 
 def assignment_key() -> bytes:
     """The assignment key from the pseudonym ring (cached: assignment runs on every request)."""
-    cache_key = (str(settings.KEY_DIR), settings.PSEUDONYM_KEYS)
-    key = _key_cache.get(cache_key)
-    if key is None:
-        key = pseudonym_ring().get(ASSIGNMENT_KEY_ID, create=True)
-        _key_cache[cache_key] = key
+    key = _keys.get((str(settings.KEY_DIR), settings.PSEUDONYM_KEYS),
+                    lambda: pseudonym_ring().get(ASSIGNMENT_KEY_ID, create=True),
+                    seconds=FOREVER)
+    assert key is not None
     return key
 
 

@@ -6,17 +6,26 @@ takes. Without this every thread of every web process reloaded the partner snaps
 directory and the API key at the same instant each lifetime, and those stampedes were the
 endpoint's tail latency (its p99 at half load was 50-140 ms with them, about 20 ms without).
 A value is never served more than one reload's duration past its lifetime; nothing is
-remembered when the loader returns None or raises.
+remembered when the loader returns None or raises (box a None that should be remembered).
+
+The one cache policy (docs/architecture.md, "Caches"): an entry either lives a short lifetime
+(data that can change: INTERVENTIONS_SNAPSHOT_SECONDS, 5 s) or has a key that names the
+version of what it holds (an updated_at, a digest, the settings it was built from) and then
+lives FOREVER: it cannot go stale, only be evicted. Either way the memo is bounded: when it
+holds max_entries it is emptied whole, the one eviction rule.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+FOREVER = math.inf  # the lifetime of an entry whose key names its version
 
 
 class Memo(Generic[T]):

@@ -9,16 +9,16 @@ PACING_CACHE_SECONDS per process.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from django.utils import timezone
 
+from core.memo import Memo
 from delivery.models import PacingLimit
 
 PACING_CACHE_SECONDS = 5.0
 HELD_RATE = 1.0 / 600  # "held": a token every 10 minutes, so rows come back to look again
-_cache: dict[int, tuple[float, float | None]] = {}
+_limits: Memo[tuple[float | None]] = Memo(max_entries=10_000)
 
 
 @dataclass(frozen=True)
@@ -34,15 +34,17 @@ class PaceBucket:
 
 def sends_per_hour(campaign_id: int) -> float | None:
     """The campaign's ceiling (0 when held or stale), or None when it is not paced."""
-    now = time.monotonic()
-    cached = _cache.get(campaign_id)
-    if cached is not None and now - cached[0] < PACING_CACHE_SECONDS:
-        return cached[1]
+    boxed = _limits.get(campaign_id, lambda: (_sends_per_hour(campaign_id),),
+                        seconds=PACING_CACHE_SECONDS)
+    assert boxed is not None
+    return boxed[0]
+
+
+def _sends_per_hour(campaign_id: int) -> float | None:
     row = PacingLimit.objects.filter(campaign_id=campaign_id).first()
-    value = None if row is None else (row.sends_per_hour if row.expires_at > timezone.now()
-                                      else 0.0)
-    _cache[campaign_id] = (now, value)
-    return value
+    if row is None:
+        return None
+    return row.sends_per_hour if row.expires_at > timezone.now() else 0.0
 
 
 def bucket_for(campaign_id: int) -> PaceBucket | None:
@@ -54,4 +56,4 @@ def bucket_for(campaign_id: int) -> PaceBucket | None:
 
 
 def cache_clear() -> None:
-    _cache.clear()
+    _limits.clear()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from campaigns.selectors import (
     messages_for_arm,
     running_campaigns_for_partner,
 )
-from core.memo import Memo
+from core.memo import FOREVER, Memo
 from evaluation.models import Exposure
 from organisations.models import Organisation, Partnership
 from organisations.selectors import programmes_visible_to
@@ -37,7 +36,6 @@ from segments.targeting import rule_parse
 
 logger = logging.getLogger(__name__)
 
-_RULE_CACHE_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -76,8 +74,7 @@ class PartnerSnapshot:
 
 
 _snapshots: Memo[PartnerSnapshot] = Memo(max_entries=10_000)
-_rules: dict[tuple[int, datetime], Any] = {}
-_lock = threading.Lock()
+_rules: Memo[tuple[Any]] = Memo(max_entries=4096)  # by (segment id, updated_at): FOREVER
 
 
 def snapshot_seconds() -> float:
@@ -87,8 +84,7 @@ def snapshot_seconds() -> float:
 def snapshot_clear() -> None:
     """Forget every cached snapshot and parsed rule (tests; after a bulk change)."""
     _snapshots.clear()
-    with _lock:
-        _rules.clear()
+    _rules.clear()
 
 
 def partner_snapshot(*, partner: Organisation, at: datetime) -> PartnerSnapshot:
@@ -126,20 +122,19 @@ def segment_rule_cached(segment: Any) -> Any | None:
     """The segment's parsed rule, parsed once per (id, updated_at); None when it is invalid."""
     if segment.status != SegmentStatus.READY:
         return None
-    key = (segment.pk, segment.updated_at)
-    if key in _rules:
-        return _rules[key]
+    boxed = _rules.get((segment.pk, segment.updated_at), lambda: (_rule_parse(segment),),
+                       seconds=FOREVER)
+    assert boxed is not None
+    return boxed[0]
+
+
+def _rule_parse(segment: Any) -> Any | None:
     try:
-        rule = rule_parse(segment.rule, organisation=segment.organisation)
+        return rule_parse(segment.rule, organisation=segment.organisation)
     except Exception:  # a rule that does not parse matches nobody; the segment app reports it
         logger.warning("segment %s has a rule that does not parse; it matches nobody",
                        segment.pk)
-        rule = None
-    with _lock:
-        if len(_rules) >= _RULE_CACHE_LIMIT:
-            _rules.clear()
-        _rules[key] = rule
-    return rule
+        return None
 
 
 class Owner(NamedTuple):

@@ -27,7 +27,7 @@ from campaigns.rendering import (
 )
 from core.errors import InvalidInput
 from core.locales import language_chain
-from core.memo import Memo
+from core.memo import FOREVER, Memo
 from core.pseudonyms import Pseudonym, pseudonymise
 from core.vocabulary import Channel
 from directory.selectors import Signpost, help_resources_for, legal_notice_for
@@ -282,7 +282,8 @@ def _help_link(view: _ResourceView, *, exposure_id: uuid.UUID, at: datetime) -> 
 # a mangled placeholder behind; that is detected and such a message is rendered directly.
 # The mark is an address (https://…), so the HTML cleaner keeps it as a link's href.
 _LINK_MARK = "https://outreach.invalid/link-placeholder-"
-_rendered: dict[tuple, tuple[str, str, str]] = {}
+# Keyed by the message's updated_at and everything else it is rendered from: FOREVER.
+_rendered: Memo[tuple[str, str, str]] = Memo(max_entries=2048)
 
 
 def _render(*, campaign: Campaign, message: Any, links: tuple[HelpLink, ...],
@@ -293,13 +294,10 @@ def _render(*, campaign: Campaign, message: Any, links: tuple[HelpLink, ...],
            campaign.organisation.name, country, repr(notice),
            tuple((link.name, link.phone, bool(link.open_now), link.kind, bool(link.url))
                  for link in links))
-    parts = _rendered.get(key)
-    if parts is None:
-        parts = _render_parts(campaign=campaign, message=message, links=links, notice=notice,
-                              country=country, url_of=lambda link: placeholder.get(link.url, ""))
-        if len(_rendered) > 2048:
-            _rendered.clear()
-        _rendered[key] = parts
+    parts = _rendered.get(key, lambda: _render_parts(
+        campaign=campaign, message=message, links=links, notice=notice, country=country,
+        url_of=lambda link: placeholder.get(link.url, "")), seconds=FOREVER)
+    assert parts is not None
     filled = [_fill(part, real) for part in parts]
     if any(_LINK_MARK in part.lower() for part in filled):
         filled = list(_render_parts(campaign=campaign, message=message, links=links,
