@@ -122,6 +122,15 @@ def blind_index_many(values: Sequence[str], *, purpose: str) -> list[str]:
     return [_blind_digest(key, prefix, value) for value in values]
 
 
+def keyed_hash_many(values: Sequence[str], *, purpose: str) -> list[str]:
+    """A keyed, deterministic digest (HMAC-SHA256, hex) of each value exactly as given (no
+    normalisation, unlike a blind index), under the long-lived index key: for a value that
+    must stay unique and findable but must not be stored, such as a partner's idempotency
+    key. One read of the key for the whole list."""
+    key, prefix = _blind_index_key(), purpose.encode() + b"\x00"
+    return [hmac.digest(key, prefix + value.encode(), "sha256").hex() for value in values]
+
+
 def _blind_index_key() -> bytes:
     # One long-lived index key: rotating it means recomputing every index from plaintext.
     return blind_index_ring().get(BLIND_INDEX_KEY_ID, create=True)

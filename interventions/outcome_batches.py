@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from core.edge import DEPTH_PROBLEM
 from core.errors import PayloadTooLarge
+from evaluation.idempotency import reported_keys
 from evaluation.models import Outcome
 from interventions.outcomes import (
-    KEY_PREFIX,
     MAX_BATCH_BYTES,
     MAX_BATCH_LINES,
     BatchReport,
@@ -196,8 +196,9 @@ def _resolve(events: _Events, *, reporter: Organisation, at: datetime,
         reporter=reporter, codes={c for c in events.codes if c is not None})
     rows = _Rows(reported_by_id=reporter.pk, recorded_at=at)
     seen: set[str] = set()
+    stored_keys = reported_keys(reporter.pk, events.keys)  # keyed hashes, never the keys
     for line, ident, code, kind, key, occurred in zip(
-            events.lines, events.ids, events.codes, events.kinds, events.keys,
+            events.lines, events.ids, events.codes, events.kinds, stored_keys,
             events.occurred, strict=True):
         found = exposures.get(ident) if ident is not None else campaigns.get(code or "")
         if found is None:
@@ -208,7 +209,6 @@ def _resolve(events: _Events, *, reporter: Organisation, at: datetime,
         if problem:
             report.reject(line, {"occurred_at": [problem]})
             continue
-        key = KEY_PREFIX + key
         if key in seen:
             report.duplicates += 1
             continue

@@ -27,6 +27,7 @@ from core.bounds import event_time_problem
 from core.edge import text_problem
 from core.errors import InvalidInput
 from core.vocabulary import OutcomeKind
+from evaluation.idempotency import reported_key
 from evaluation.models import Outcome
 from interventions.selectors import Owner, campaigns_by_referral_code, exposures_reportable_by
 from organisations.models import Organisation
@@ -38,7 +39,6 @@ REPORTABLE_KINDS = (
 )
 REPORTABLE_KIND_VALUES = frozenset(str(kind) for kind in REPORTABLE_KINDS)
 MAX_KEY_CHARS = 120
-KEY_PREFIX = "r:"  # separates reported keys from our own (click:…) under one reporter
 MAX_BATCH_LINES = 10_000
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 MAX_REPORTED_ERRORS = 200
@@ -217,7 +217,7 @@ def outcome_report(*, reporter: Organisation, raw: Any,
     return _save_one(OutcomeRow(
         organisation_id=owner[0], reported_by_id=reporter.pk, campaign_id=owner[1],
         exposure_id=event.intervention_id, kind=event.kind,
-        idempotency_key=KEY_PREFIX + event.idempotency_key,
+        idempotency_key=reported_key(reporter.pk, event.idempotency_key),
         occurred_at=event.occurred_at or at, recorded_at=at).as_outcome())
 
 
@@ -227,7 +227,8 @@ def _save_one(outcome: Outcome) -> OutcomeReceipt:
             outcome.save(force_insert=True)
         return OutcomeReceipt(outcome=outcome, duplicate=False)
     except IntegrityError:
-        existing = Outcome.objects.get(reported_by_id=outcome.reported_by_id,
-                                       idempotency_key=outcome.idempotency_key)
+        existing = Outcome.objects.only("pk").get(  # only the id: a stored row may hold a
+            reported_by_id=outcome.reported_by_id,  # date Python cannot represent
+            idempotency_key=outcome.idempotency_key)
         return OutcomeReceipt(outcome=existing, duplicate=True)
 

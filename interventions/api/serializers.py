@@ -130,7 +130,8 @@ class OutcomeIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[str(k) for k in REPORTABLE_KINDS])
     idempotency_key = serializers.CharField(
         max_length=MAX_KEY_CHARS, help_text="Unique per event on your side: a replay with the "
-        "same key counts once (the first report wins).")
+        "same key counts once (the first report wins). Stored only as a keyed hash; still, "
+        "do not put a person's identifier in it.")
     intervention_id = serializers.UUIDField(required=False,
                                             help_text="From the intervention answer.")
     referral_code = serializers.CharField(required=False, max_length=12,
