@@ -24,7 +24,6 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from core.crypto import blind_index
 from core.envelope import DESTROYED
 from core.errors import InvalidInput
 from core.vocabulary import OutcomeKind
@@ -43,6 +42,7 @@ from learning.models import (
     Phase,
     Question,
 )
+from learning.resume import email_index
 from learning.selectors import token_hash
 from organisations.services import Actor, audit_record
 
@@ -90,7 +90,7 @@ def _email_fields(email: str, module: Module) -> dict[str, str]:
                            field="email") from error
     wrapped, sealed = contact_seal({"email": email}, organisation_id=module.organisation_id)
     return {"data_key": wrapped, "email_sealed": sealed["email"],
-            "email_index": blind_index(email, purpose=f"learning:email:{module.pk}")}
+            "email_index": email_index(email, module_id=module.pk)}
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import InvalidInput
-from learning import learners
+from learning import learners, resume
 from learning.certificate import MAX_NAME_CHARS, certificate_pdf
 from learning.learners import BadInvitation
 from learning.markdown import markdown_html
@@ -97,6 +97,28 @@ def _enrol(request: HttpRequest, module: Module, via: str) -> HttpResponse:
     except BadInvitation:
         return _not_found(request, module, reason="invitation")
     return HttpResponseRedirect(_home(token))
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def new_link(request: HttpRequest, organisation: str, slug: str) -> HttpResponse:
+    """"Email me a new link": the same answer whether or not the address is enrolled."""
+    module = module_public(organisation_slug=organisation, slug=slug)
+    if module is None:
+        return _not_found(request)
+    context: dict[str, Any] = {"module": module, "email": ""}
+    if request.method != "POST":
+        return _page(request, "new_link.html", context)
+    email = request.POST.get("email", "")
+    try:
+        resume.new_link_request(module=module, email=email,
+                                source=request.META.get("REMOTE_ADDR", ""))
+    except InvalidInput as error:
+        return _page(request, "new_link.html", {**context, "error": error,
+                                                "email": email[:254]}, status=400)
+    except resume.TooManyRequests:
+        return _page(request, "new_link.html", {**context, "limited": True}, status=429)
+    return _page(request, "new_link.html", {**context, "sent": True})
 
 
 # --- the learner's pages -----------------------------------------------------------------------

@@ -23,6 +23,7 @@ from campaigns.models import Message
 from delivery.fanout import schedule_fan_out
 from evaluation.models import DisclosureSettings, EvaluationPlan, Outcome
 from evaluation.rollup import rollup_pending
+from learning.services import module_public_path
 from organisations.services import Actor
 from segments.services import segment_create
 from tests.conftest import make_tenant
@@ -96,6 +97,7 @@ def test_a_teacher_follows_a_campaign_email_through_a_module_to_the_certificate(
     # (context-local) connection, which an earlier test's clean-up can have ended.
     questions = [(q.pk, q.correct_choice) for q in module.questions.all()]
     lessons = module.lessons.count()
+    module_path = module_public_path(module)
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path,
@@ -130,10 +132,16 @@ def test_a_teacher_follows_a_campaign_email_through_a_module_to_the_certificate(
         with page.expect_download() as download:
             page.click("#download")
         pdf = Path(download.value.path()).read_bytes()
+        page.goto(live_server.url + module_path)  # a learner who lost their link
+        page.click("#lost-link")
+        check_page(page, seen)
+        page.fill("#email", "someone@example.org")
+        page.click("#send-link")
+        check_page(page, seen)
         browser.close()
 
     assert pdf.startswith(b"%PDF")
-    assert len(seen) == 5, list(seen)
+    assert len(seen) == 6, list(seen)  # the new-link form and its answer share an address
     assert {path: v for path, v in seen.items() if v != ([], True)} == {}
     kinds = sorted(Outcome.objects.filter(campaign=campaign).values_list("kind", flat=True))
     assert kinds == ["help_click", "module_completed", "module_enrolled"]  # one exposure

@@ -1,0 +1,43 @@
+"""Abuse limits for public pages without storing who anyone is (used by helpline and learning).
+
+A source address becomes an HMAC under a random key made for the day and kept only in the cache
+(Redis in production and CI) with a two-day TTL, per namespace; counters are keyed by that HMAC.
+The address is never stored, and neither is a plain hash of it (which enumeration of the IPv4
+space would reverse): once the day's key expires, yesterday's counters mean nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+from django.core.cache import cache
+from django.utils import timezone
+
+DAY_KEY_TTL = 2 * 24 * 3600
+
+
+def _day_key(namespace: str, at: datetime) -> bytes:
+    name = f"{namespace}:source-key:{at:%Y-%m-%d}"
+    cache.add(name, secrets.token_hex(32), timeout=DAY_KEY_TTL)  # first caller of the day wins
+    return bytes.fromhex(cache.get(name) or secrets.token_hex(32))
+
+
+def source_tag(address: str, *, namespace: str, at: datetime | None = None) -> str:
+    """The day's keyed tag of a source address (or any value to count by, e.g. an index)."""
+    key = _day_key(namespace, at or timezone.now())
+    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def hit(name: str, *, limit: int, window: int) -> bool:
+    """Count one event; False when the window already holds `limit` events."""
+    if cache.add(name, 1, timeout=window):
+        return True
+    try:
+        count = cache.incr(name)
+    except ValueError:  # expired between add and incr
+        cache.add(name, 1, timeout=window)
+        return True
+    return count <= limit
