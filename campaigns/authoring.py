@@ -42,7 +42,6 @@ from campaigns.schedules import schedule_problems
 from core.errors import Conflict, InvalidInput
 from core.vocabulary import Channel
 from organisations.models import Organisation, OrganisationKind, Partnership
-from organisations.review import signed_in_user
 from organisations.services import Actor, audit_record
 
 SCHEDULED_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.WEBHOOK)
@@ -141,7 +140,7 @@ def campaign_create(*, organisation: Organisation, actor: Actor, name: str,
     cleaned = _clean_campaign_fields({"name": name, **fields})
     segments = _clean_segments(organisation, segments)
     partners = _clean_partners(organisation, partners)
-    campaign = Campaign(organisation=organisation, created_by=signed_in_user(actor), **cleaned)
+    campaign = Campaign(organisation=organisation, created_by=actor.signed_in_user, **cleaned)
     namespace_validate(campaign)
     campaign.save()
     campaign.segments.set(segments)

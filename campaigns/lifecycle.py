@@ -26,7 +26,7 @@ from campaigns.models import Campaign, CampaignStatus, Schedule
 from campaigns.schedules import schedule_next_fire
 from core.errors import Conflict, Forbidden, InvalidInput
 from evaluation.services import plan_lock_for_campaign
-from organisations.review import four_eyes_refusal, signed_in_user
+from organisations.review import four_eyes_refusal
 from organisations.services import Actor, audit_record
 
 S = CampaignStatus
@@ -85,7 +85,7 @@ def campaign_submit(*, campaign: Campaign, actor: Actor) -> Campaign:
     # The submitted content's hash: a later edit (even through a path that forgot to call
     # campaign_content_changed) is detected before approval and at the launch gate.
     return _transition(campaign=campaign, action="submit", actor=actor,
-                       updates={"submitted_by": signed_in_user(actor),
+                       updates={"submitted_by": actor.signed_in_user,
                                 "content_hash": campaign_content_hash(campaign)})
 
 
@@ -109,7 +109,7 @@ def campaign_approve(*, campaign: Campaign, actor: Actor) -> Campaign:
     content_hash = campaign_content_hash(campaign)
     return _transition(
         campaign=campaign, action="approve", actor=actor,
-        updates={"approved_by": signed_in_user(actor), "approved_at": timezone.now(),
+        updates={"approved_by": actor.signed_in_user, "approved_at": timezone.now(),
                  "content_hash": content_hash, "approved_snapshot": content},
         changes={"content_hash": content_hash})
 
@@ -117,7 +117,7 @@ def campaign_approve(*, campaign: Campaign, actor: Actor) -> Campaign:
 @transaction.atomic
 def campaign_reject(*, campaign: Campaign, actor: Actor, reason: str = "") -> Campaign:
     _require_state(campaign, "reject")
-    if signed_in_user(actor) is None:
+    if actor.signed_in_user is None:
         raise NotAllowed("Rejection needs a signed-in reviewer (an API key cannot review).")
     return _transition(campaign=campaign, action="reject", actor=actor,
                        changes={"reason": reason[:2000]})

@@ -101,7 +101,7 @@ def help_resource_confirm(*, resource: HelpResource, actor: Actor, at: datetime 
     if not resource.displayable:
         raise Conflict("This record has no confirmed contact route and cannot be confirmed.",
                        field="source_status")
-    resource.confirmed_by = actor.user if getattr(actor.user, "is_authenticated", False) else None
+    resource.confirmed_by = actor.signed_in_user
     resource.confirmed_at = at or timezone.now()
     resource.confirmation_note = note[:300]
     resource.save(update_fields=["confirmed_by", "confirmed_at", "confirmation_note"])

@@ -319,7 +319,7 @@ def plan_amend(*, plan: EvaluationPlan, actor: Actor, reason: str,
     plan.save()
     amendment = PlanAmendment.objects.create(
         plan=plan, reason=reason.strip(), changes=_jsonable(changes), at=timezone.now(),
-        actor=actor.user if getattr(actor.user, "is_authenticated", False) else None,
+        actor=actor.signed_in_user,
         actor_label=_actor_label(actor), previous_hash=previous_hash, new_hash=plan_hash(plan))
     audit_record(organisation=plan.campaign.organisation, actor=actor,
                  action="evaluation_plan.amend", target=plan,
@@ -331,8 +331,8 @@ def plan_amend(*, plan: EvaluationPlan, actor: Actor, reason: str,
 def _actor_label(actor: Actor) -> str:
     if actor.api_key is not None:
         return f"api-key:{actor.api_key.prefix}"
-    if getattr(actor.user, "is_authenticated", False):
-        return actor.user.get_username()
+    if actor.signed_in_user is not None:
+        return actor.signed_in_user.get_username()
     return "system"
 
 

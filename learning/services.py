@@ -36,7 +36,7 @@ from learning.models import (
     ReviewState,
 )
 from organisations.models import Organisation
-from organisations.review import four_eyes_refusal, signed_in_user
+from organisations.review import four_eyes_refusal
 from organisations.services import Actor, audit_record
 
 S = ReviewState
@@ -100,7 +100,7 @@ def _check_fields(fields: dict) -> None:
 @transaction.atomic
 def module_create(*, organisation: Organisation, actor: Actor, **fields: Any) -> Module:
     _check_fields(fields)
-    module = Module(organisation=organisation, created_by=signed_in_user(actor), **fields)
+    module = Module(organisation=organisation, created_by=actor.signed_in_user, **fields)
     module.languages = module.languages or [module.default_language]
     _clean(module, exclude=["organisation", "help_resource"])
     module.save()
@@ -210,7 +210,7 @@ def module_submit(*, module: Module, actor: Actor) -> Module:
         raise InvalidInput(f"Add at least one lesson in {module.default_language} first.",
                            field="lessons")
     return _transition(module=module, action="submit", actor=actor,
-                       updates={"submitted_by": signed_in_user(actor),
+                       updates={"submitted_by": actor.signed_in_user,
                                 "content_hash": module_content_hash(module)})
 
 
@@ -231,7 +231,7 @@ def module_approve(*, module: Module, actor: Actor) -> Module:
         raise Conflict("The content changed after it was submitted: submit it again.",
                        current_state=module.state)
     return _transition(module=module, action="approve", actor=actor,
-                       updates={"approved_by": signed_in_user(actor),
+                       updates={"approved_by": actor.signed_in_user,
                                 "approved_at": timezone.now(),
                                 "review_requested_at": None},
                        changes={"content_hash": content_hash})

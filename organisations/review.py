@@ -8,18 +8,11 @@ owning organisation who neither wrote nor submitted it. Every app that reviews c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from organisations.models import Membership, Organisation, Role
 from organisations.services import Actor
 
 REVIEW_ROLES = (Role.REVIEWER, Role.MANAGER)
-
-
-def signed_in_user(actor: Actor) -> Any:
-    """The actor's user when signed in (an API key or the system has none)."""
-    user = actor.user
-    return user if getattr(user, "is_authenticated", False) and user.pk else None
 
 
 def four_eyes_refusal(*, organisation: Organisation, actor: Actor,
@@ -28,7 +21,7 @@ def four_eyes_refusal(*, organisation: Organisation, actor: Actor,
 
     `author_ids`: the users who wrote or submitted the content (None entries are ignored).
     """
-    user = signed_in_user(actor)
+    user = actor.signed_in_user
     if user is None:
         return "Approval needs a signed-in reviewer (an API key cannot approve)."
     if user.pk in {pk for pk in author_ids if pk is not None}:

@@ -37,12 +37,17 @@ class Actor:
     def system(cls) -> Actor:
         return cls()
 
+    @property
+    def signed_in_user(self) -> Any:
+        """The user when one is signed in, else None (an API key or the system has none)."""
+        user = self.user
+        return user if getattr(user, "is_authenticated", False) and user.pk else None
+
 
 def audit_record(*, organisation: Organisation | None, actor: Actor, action: str,
                  target: models.Model, changes: dict | None = None) -> AuditEvent:
-    user = actor.user if getattr(actor.user, "is_authenticated", False) else None
     return AuditEvent.objects.create(
-        organisation=organisation, actor_user=user, actor_api_key=actor.api_key,
+        organisation=organisation, actor_user=actor.signed_in_user, actor_api_key=actor.api_key,
         action=action, object_type=target._meta.label, object_id=str(target.pk),
         changes=changes or {},
     )
@@ -92,7 +97,7 @@ def api_key_create(*, organisation: Organisation, name: str, scopes: list[str], 
     api_key = ApiKey.objects.create(
         organisation=organisation, name=name, prefix=prefix, secret_hash=hash_secret(full_key),
         scopes=sorted(set(scopes)), expires_at=expires_at,
-        created_by=actor.user if getattr(actor.user, "is_authenticated", False) else None)
+        created_by=actor.signed_in_user)
     audit_record(organisation=organisation, actor=actor, action="api_key.create",
                  target=api_key, changes={"name": name, "scopes": api_key.scopes})
     return api_key, full_key
