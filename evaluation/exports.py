@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Callable
 from dataclasses import is_dataclass
 from datetime import date, datetime
 from typing import Any
 
 from core.disclosure import DisclosedCell
-from evaluation.reports import Breakdown, CampaignReport, Comparison
+from evaluation.reports import ArmRow, Breakdown, CampaignReport, Comparison
 
 
 def _number(value: float | None, digits: int = 6) -> float | str | None:
@@ -107,44 +108,82 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def _comparison_row(c: Comparison) -> list[str]:
-    if not c.shown:
-        return [c.outcome, c.variant, c.comparator, c.basis, "hidden", c.note] + [""] * 12
-    est = [c.risk_difference, c.risk_ratio, c.odds_ratio, c.rate_ratio]
-    cells: list[str] = []
-    for e in est:
-        cells += ["", "", ""] if e is None else [_fmt(e.value), _fmt(e.lower), _fmt(e.upper)]
-    test = c.test or c.rate_test
-    return [c.outcome, c.variant, c.comparator, c.basis, "shown", c.note, *cells,
-            _fmt(test.p_value if test else None), test.method if test else "",
-            _fmt(c.adjusted_p_value), "" if c.significant is None else str(c.significant)]
+# Each CSV section is a list of columns: a header and how a row gives that column's text.
+# A hidden comparison has no estimates, so its estimate columns come out blank by themselves.
+Column = tuple[str, Callable[[Any], Any]]
+
+
+def _estimate(name: str, part: str) -> Callable[[Comparison], str]:
+    def text(c: Comparison) -> str:
+        estimate = getattr(c, name)
+        return "" if estimate is None else _fmt(getattr(estimate, part))
+    return text
+
+
+def _test(c: Comparison) -> Any:
+    return c.test or c.rate_test
+
+
+COMPARISON_COLUMNS: list[Column] = [
+    ("outcome", lambda c: c.outcome),
+    ("variant", lambda c: c.variant),
+    ("comparator", lambda c: c.comparator),
+    ("basis", lambda c: c.basis),
+    ("status", lambda c: "shown" if c.shown else "hidden"),
+    ("note", lambda c: c.note),
+    *((header, _estimate(name, part))
+      for name, prefix in (("risk_difference", "rd"), ("risk_ratio", "rr"),
+                           ("odds_ratio", "or"), ("rate_ratio", "rate"))
+      for header, part in ((name, "value"),
+                           (f"{prefix}_lower", "lower"), (f"{prefix}_upper", "upper"))),
+    ("p_value", lambda c: _fmt(_test(c).p_value) if c.shown and _test(c) else ""),
+    ("method", lambda c: _test(c).method if c.shown and _test(c) else ""),
+    ("holm_p_value", lambda c: _fmt(c.adjusted_p_value)),
+    ("significant", lambda c: "" if c.significant is None else str(c.significant)),
+]
+
+
+def _rate_text(kind: str, ci: bool) -> Callable[[ArmRow], str]:
+    def text(row: ArmRow) -> str:
+        rate = row.rates.get(kind)
+        if rate is None:
+            return ""
+        return f"{_fmt(rate.lower)}-{_fmt(rate.upper)}" if ci else _fmt(rate.rate)
+    return text
+
+
+def arm_columns(kinds: list[str]) -> list[Column]:
+    return [
+        ("arm", lambda r: r.name),
+        ("kind", lambda r: r.kind),
+        ("exposures", lambda r: r.exposures.display),
+        ("unique_subjects", lambda r: r.subjects.display),
+        *((k, lambda r, k=k: r.outcomes[k].display) for k in kinds),
+        *((f"{k}_per_100k", _rate_text(k, ci=False)) for k in kinds),
+        *((f"{k}_per_100k_ci", _rate_text(k, ci=True)) for k in kinds),
+    ]
+
+
+def _section(w: Any, name: str, columns: list[Column], rows: list[Any]) -> None:
+    w.writerow([name, *(header for header, _ in columns)])
+    for row in rows:
+        w.writerow([name, *(value(row) for _, value in columns)])
 
 
 def report_as_csv(report: CampaignReport) -> str:
-    """One CSV with a section per table (a "section" column names it)."""
+    """One CSV with a section per table (the first column names it)."""
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["section", "campaign", report.campaign_name, "generated_at",
                 report.generated_at.isoformat()])
-    if report.plan:
-        w.writerow(["plan", "locked_at", report.plan.locked_at.isoformat()
-                    if report.plan.locked_at else "", "locked_hash", report.plan.locked_hash,
-                    "integrity", report.plan.integrity])
-    kinds = list(report.outcome_kinds)
-    w.writerow(["arms", "arm", "kind", "exposures", "unique_subjects", *kinds,
-                *(f"{k}_per_100k" for k in kinds), *(f"{k}_per_100k_ci" for k in kinds)])
-    for row in [*report.arms, *([report.totals] if report.totals else [])]:
-        rates = [row.rates.get(k) for k in kinds]
-        w.writerow(["arms", row.name, row.kind, row.exposures.display, row.subjects.display,
-                    *(row.outcomes[k].display for k in kinds),
-                    *(_fmt(r.rate) if r else "" for r in rates),
-                    *(f"{_fmt(r.lower)}-{_fmt(r.upper)}" if r else "" for r in rates)])
-    w.writerow(["comparisons", "outcome", "variant", "comparator", "basis", "status", "note",
-                "risk_difference", "rd_lower", "rd_upper", "risk_ratio", "rr_lower",
-                "rr_upper", "odds_ratio", "or_lower", "or_upper", "rate_ratio", "rate_lower",
-                "rate_upper", "p_value", "method", "holm_p_value", "significant"])
-    for c in [*report.comparisons, *report.secondary_comparisons]:
-        w.writerow(["comparisons", *_comparison_row(c)])
+    plan = report.plan
+    if plan:
+        w.writerow(["plan", "locked_at", plan.locked_at.isoformat() if plan.locked_at else "",
+                    "locked_hash", plan.locked_hash, "integrity", plan.integrity])
+    _section(w, "arms", arm_columns(list(report.outcome_kinds)),
+             [*report.arms, *([report.totals] if report.totals else [])])
+    _section(w, "comparisons", COMPARISON_COLUMNS,
+             [*report.comparisons, *report.secondary_comparisons])
     for name, stages in report.funnel.items():
         w.writerow(["funnel", name, *(f"{s.label}={s.count.display}" for s in stages)])
     if report.srm:
