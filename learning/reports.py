@@ -12,11 +12,14 @@ the statistics, and the statistics of a hidden count are hidden.
 
 Funnel: enrolled -> started (a lesson done or the first check answered) -> finished the
 lessons -> completed, by campaign and arm (learners who came through an invitation), each stage
-one disclosed table with each stage's total (stages are never summed).
+one disclosed table with each stage's total (stages are never summed); consecutive stages are
+declared as overlapping groups, so the people who stopped between two stages (a difference a
+reader could take) are protected like a published small count.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -203,6 +206,16 @@ def _funnel(learners: list[Learner], policy: DisclosurePolicy,
                                           and (learner.campaign_id, learner.arm_id) == key))
     for stage in FUNNEL_STAGES:
         table.total((stage, "all"), [(stage, key) for key in keys])
+    # Consecutive stages share people: the difference of two published stages is the
+    # number who stopped between them. Declared as overlaps, those never-published
+    # differences are protected like any small count (core.disclosure.Table.overlap).
+    for key in [*keys, "all"]:
+        people = [learner for learner in invited
+                  if key == "all" or (learner.campaign_id, learner.arm_id) == key]
+        for previous, stage in itertools.pairwise(FUNNEL_STAGES):
+            both = sum(1 for learner in people
+                       if flags[learner.pk][previous] and flags[learner.pk][stage])
+            table.overlap((previous, key), (stage, key), both=both)
     published = table.publish()
     rows = [FunnelRow(campaign=names[c], arm=arms.get(a, "-"),
                       stages={s: published[(s, (c, a))] for s in FUNNEL_STAGES})

@@ -28,12 +28,15 @@ class Protector:
         self.index = {k: i for i, k in enumerate(self.keys)}
         self.components = _components(self.keys, table._relations)
         self.related = _neighbours(table._relations)
-        self._baselines: dict[Key, tuple[float, float]] = {}
+        self.latent = table._latent
+        self._baselines: dict[Key, float] = {}
+        self._latent_baselines: dict[Key, tuple[float, float]] = {}
 
     def protect(self) -> dict[Key, str]:
         t = self.policy.threshold
-        status = {k: SMALL for k, v in self.values.items() if 0 < v < t}
-        sensitive = sorted(status, key=lambda k: self.index[k])
+        status = {k: SMALL for k, v in self.values.items() if 0 < v < t and k not in self.latent}
+        sensitive = sorted([*status, *(k for k in self.latent if 0 < self.values[k] < t)],
+                           key=lambda k: self.index[k])
         while True:
             exact = self.table._revealed_exactly(status)
             unprotected = next((k for k in sensitive if not self._protected(k, status, exact)),
@@ -43,7 +46,7 @@ class Protector:
             choice = self._complement_for(unprotected, status)
             if choice is None:  # nothing single helps: hide the whole component
                 for k in self.components[unprotected]:
-                    if self.values[k] > 0 and k not in status:
+                    if self.values[k] > 0 and k not in status and k not in self.latent:
                         status[k] = COMPLEMENTARY
             else:
                 status[choice] = COMPLEMENTARY
@@ -54,21 +57,39 @@ class Protector:
         """Whether the reader's interval for ``key`` is the whole protection interval.
 
         The interval always lies inside the baseline one (every non-zero count hidden,
-        itself inside 1..threshold-1), so comparing widths is enough."""
+        itself inside 1..threshold-1), so comparing widths is enough. A latent count has no
+        symbol of its own (the reader knows only that it is >= 0), so its interval is solved
+        at both ends and must reach from 1 (or below) to threshold-1 (or above)."""
+        if key in self.latent:
+            return self._latent_protected(key, status, exact)
         width = self.width(key, status, exact)
         if width >= self.policy.threshold - 2 - _TOLERANCE:
             return True
         if key not in self._baselines:
-            everything = {k: (SMALL if 0 < v < self.policy.threshold else COMPLEMENTARY)
-                          for k, v in self.values.items() if v > 0}
-            self._baselines[key] = self.width(key, everything, set())
+            self._baselines[key] = self.width(key, self._everything_hidden(), set())
         return width >= self._baselines[key] - _TOLERANCE
+
+    def _everything_hidden(self) -> dict[Key, str]:
+        return {k: (SMALL if 0 < v < self.policy.threshold else COMPLEMENTARY)
+                for k, v in self.values.items() if v > 0 and k not in self.latent}
+
+    def _latent_protected(self, key: Key, status: Mapping[Key, str], exact: set[Key]) -> bool:
+        low, high = self.extremes(key, status, exact)
+        wanted_low, wanted_high = 1.0, float(self.policy.threshold - 1)
+        if low <= wanted_low + _TOLERANCE and high >= wanted_high - _TOLERANCE:
+            return True
+        if key not in self._latent_baselines:
+            self._latent_baselines[key] = self.extremes(key, self._everything_hidden(), set())
+        base_low, base_high = self._latent_baselines[key]
+        return (low <= max(wanted_low, base_low) + _TOLERANCE
+                and high >= min(wanted_high, base_high) - _TOLERANCE)
 
     def _complement_for(self, key: Key, status: dict[Key, str]) -> Key | None:
         """The count to hide next for ``key``, cheapest first: one that protects it; else one
         that widens its interval most; else one that pairs up a line (a sum) with a single
         suppression in it, as classic suppression does; else any. None: nothing left."""
-        candidates = [k for k in self.components[key] if self.values[k] > 0 and k not in status]
+        candidates = [k for k in self.components[key]
+                      if self.values[k] > 0 and k not in status and k not in self.latent]
         candidates.sort(key=lambda k: (self.table._costs[k], self.index[k]))
         near = self.related.get(key, set())
         close = [k for k in candidates if k in near]
@@ -109,6 +130,8 @@ class Protector:
     def bounds(self, key: Key, status: Mapping[Key, str], exact: set[Key]
                ) -> tuple[float, float | None]:
         value, policy = self.values[key], self.policy
+        if key in self.latent:  # >= 0; a zero is taken as known (the reader may know it)
+            return (0, 0) if value == 0 else (0, None)
         reason = status.get(key)
         if reason == SMALL:
             return 1, policy.threshold - 1
@@ -118,27 +141,33 @@ class Protector:
             return value, value
         return policy.rounding_interval(policy.rounded(value))
 
-    def width(self, key: Key, status: Mapping[Key, str], exact: set[Key]) -> float:
-        """How wide an interval the reader can narrow ``key`` to (continuous relaxation).
-
-        One LP over two independent copies of the reader's system, maximising the copies'
-        difference in ``key``: max - min in one solve, half the calls of two."""
+    def _system(self, key: Key, status: Mapping[Key, str], exact: set[Key]
+                ) -> tuple[dict[Key, int], list, list[np.ndarray], list[np.ndarray]]:
+        """The reader's constraints on ``key``'s component: bounds, sums, partial sums."""
         members = self.components[key]
-        size = len(members)
-        if size == 1:  # a figure no sum links to anything: its own symbol is all there is
-            low, high = self.bounds(key, status, exact)
-            return math.inf if high is None else high - low
         local = {k: i for i, k in enumerate(members)}
         bounds = [self.bounds(k, status, exact) for k in members]
         equal, upper = [], []
         for relation in self.table._relations:
             if relation.total not in local:
                 continue
-            row = np.zeros(size)
+            row = np.zeros(len(members))
             row[local[relation.total]] = -1.0
             for part in relation.parts:
                 row[local[part]] += 1.0
             (equal if relation.complete else upper).append(row)
+        return local, bounds, equal, upper
+
+    def width(self, key: Key, status: Mapping[Key, str], exact: set[Key]) -> float:
+        """How wide an interval the reader can narrow ``key`` to (continuous relaxation).
+
+        One LP over two independent copies of the reader's system, maximising the copies'
+        difference in ``key``: max - min in one solve, half the calls of two."""
+        size = len(self.components[key])
+        if size == 1:  # a figure no sum links to anything: its own symbol is all there is
+            low, high = self.bounds(key, status, exact)
+            return math.inf if high is None else high - low
+        local, bounds, equal, upper = self._system(key, status, exact)
         objective = np.zeros(2 * size)
         objective[local[key]], objective[size + local[key]] = -1.0, 1.0
         result = linprog(
@@ -150,6 +179,27 @@ class Protector:
         if result.status != 0:  # infeasible cannot happen with the true values; be safe
             return 0.0
         return -float(result.fun)
+
+    def extremes(self, key: Key, status: Mapping[Key, str], exact: set[Key]
+                 ) -> tuple[float, float]:
+        """The least and the greatest value the reader's system allows ``key`` (two LPs)."""
+        local, bounds, equal, upper = self._system(key, status, exact)
+        out = []
+        for sign in (1.0, -1.0):
+            objective = np.zeros(len(local))
+            objective[local[key]] = sign
+            result = linprog(
+                objective, A_ub=np.array(upper) if upper else None,
+                b_ub=np.zeros(len(upper)) if upper else None,
+                A_eq=np.array(equal) if equal else None,
+                b_eq=np.zeros(len(equal)) if equal else None, bounds=bounds, method="highs")
+            if result.status == 3:
+                out.append(-math.inf * sign)
+            elif result.status != 0:
+                out.append(float(self.values[key]))
+            else:
+                out.append(sign * float(result.fun))
+        return out[0], out[1]
 
 
 def _doubled(rows: list[np.ndarray], size: int) -> np.ndarray | None:

@@ -68,6 +68,7 @@ class Table:
         self._costs: dict[Key, float] = {}
         self._relations: list[_Relation] = []
         self._derived: dict[Key, _Derived] = {}
+        self._latent: set[Key] = set()
 
     # building ------------------------------------------------------------------------------
 
@@ -79,6 +80,31 @@ class Table:
         self._values[key] = int(value)
         self._costs[key] = float(value if cost is None else cost)
         return key
+
+    def latent(self, key: Key, value: int) -> Key:
+        """A count that is never published but that a reader can bound by arithmetic: the
+        people in one published group and not in another, the non-events of a 2x2 table.
+        The reader knows only that it is >= 0 and the sums it is in; when it is 1 to
+        threshold-1 it is protected like a published small count (never narrowed below the
+        whole range), and it is never itself a complement (there is nothing to hide)."""
+        self.count(key, value)
+        self._latent.add(key)
+        return key
+
+    def overlap(self, first: Key, second: Key, *, both: int) -> tuple[Key, Key, Key]:
+        """Two published counts of overlapping groups (nested funnel stages, a stage and a
+        subgroup): ``both`` are in each. Declares the three latent cells (both, only the
+        first, only the second) and the two sums, so differencing the two published figures
+        is an attack the table defends against."""
+        a, b = self._values[first], self._values[second]
+        if not 0 <= both <= min(a, b):
+            raise ValueError(f"{both} cannot be in both {first!r} and {second!r}")
+        cells = (self.latent(("overlap", first, second, "both"), both),
+                 self.latent(("overlap", first, second, "first only"), a - both),
+                 self.latent(("overlap", first, second, "second only"), b - both))
+        self.sums_to(first, cells[:2])
+        self.sums_to(second, (cells[0], cells[2]))
+        return cells
 
     def total(self, key: Key, parts: Iterable[Key], *, cost: float | None = None) -> Key:
         """A published margin: the sum of ``parts``, which the reader knows it is."""
@@ -117,10 +143,12 @@ class Table:
     def publish(self) -> Published:
         policy = self.policy
         if not policy.enabled:
-            cells = {k: DisclosedCell(v, str(v), False) for k, v in self._values.items()}
+            cells = {k: DisclosedCell(v, str(v), False) for k, v in self._values.items()
+                     if k not in self._latent}
             return Published(cells, self._derived_values(), frozenset(), policy)
         status = Protector(self).protect()
-        cells = {k: _cell(v, status.get(k), policy) for k, v in self._values.items()}
+        cells = {k: _cell(v, status.get(k), policy) for k, v in self._values.items()
+                 if k not in self._latent}
         hidden = frozenset(self._hidden_derived(status))
         return Published(cells, self._derived_values(), hidden, policy)
 

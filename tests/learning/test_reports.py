@@ -133,3 +133,28 @@ def test_a_hidden_module_cannot_be_worked_out_from_its_audiences_statistics(tena
     shown = [r for r in (*report.by_module, teacher, report.all_modules)
              if r.result is not None]
     assert not ({r.result.n for r in shown} >= {20, 23}), [r.result.n for r in shown]
+
+
+@pytest.mark.django_db
+def test_the_learners_who_stopped_between_two_stages_cannot_be_worked_out(tenant):
+    # 12 enrolled, 11 finished: rounded to 10 and 10, a reader would know that 0 to 2 left
+    # after enrolling (12 - 10 .. 12 - 10). The overlap of the two stages is protected: a
+    # stage is hidden until the difference may again be anything from 1 to 9.
+    from tests.test_disclosure_overlaps import solve
+
+    module = published_module(tenant)
+    _, via = invitation(tenant, module, arm_name="letter")
+    for n in range(12):
+        learner, _ = learners.learner_enrol(module=module, via=via)
+        if n < 11:
+            finish(learner)
+    policy = DisclosurePolicy()
+    report = learning_report(modules=[module], policy=policy)
+    stages = report.funnel[0].stages
+    displays = {("s", i): stages[s].display for i, s in enumerate(
+        ("enrolled", "started", "lessons_finished", "completed"))}
+    # the reader knows the stages are nested: stage i = stage i+1 + those who left after it
+    latent = [("left", i) for i in range(3)]
+    sums = [(("s", i), [("s", i + 1), ("left", i)]) for i in range(3)]
+    low, high = solve(displays, latent, sums, policy, ("left", 0))
+    assert low <= 1 and high >= policy.threshold - 1, displays
