@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from organisations.services import Actor
-from tests.campaigns.conftest import approve
+from tests.campaigns.factories import approve
 from tests.directory.factories import HelpResourceFactory
 from tests.factories import MembershipFactory, UserFactory
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from campaigns.models import Campaign
 from organisations.services import Actor, partnership_set
-from tests.campaigns.conftest import approve
+from tests.campaigns.factories import approve
 from tests.directory.factories import HelpResourceFactory, LegalNoticeFactory, StatuteFactory
 from tests.factories import OrganisationFactory
 
@@ -202,7 +202,7 @@ def test_a_message_preview_accepts_a_sample_context_and_escapes_it(built, tenant
 
 def test_the_campaign_list_is_a_constant_number_of_queries(tenant, django_assert_max_num_queries
                                                            ) -> None:
-    from tests.campaigns.conftest import build_campaign
+    from tests.campaigns.factories import build_campaign
 
     for index in range(4):
         build_campaign(tenant, name=f"C{index}")

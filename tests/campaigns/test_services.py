@@ -13,7 +13,7 @@ from campaigns.models import Campaign
 from core.errors import Conflict, InvalidInput
 from organisations.models import AuditEvent
 from organisations.services import Actor, partnership_set
-from tests.campaigns.conftest import approve, build_campaign
+from tests.campaigns.factories import approve, build_campaign
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from evaluation.demo import PLAN
 from evaluation.models import EvaluationPlan
 from evaluation.services import plan_create
 from organisations.services import Actor
-from tests.campaigns.conftest import approve
+from tests.campaigns.factories import approve
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from evaluation import exposure_log
 from evaluation.exposure_log import ExposureCap, ExposureRow, exposure_insert_unless_capped
 from evaluation.models import Exposure
-from tests.campaigns.conftest import build_campaign
+from tests.campaigns.factories import build_campaign
 
 
 def a_row(campaign, *, person: str, campaign_id: int | None = None) -> ExposureRow:  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@ import pytest
 from core.pseudonyms import pseudonymise
 from evaluation.models import Exposure
 from evaluation.services import exposure_record, exposures_record_many
-from tests.campaigns.conftest import build_campaign
+from tests.campaigns.factories import build_campaign
 
 pytestmark = pytest.mark.django_db
 

@@ -158,7 +158,7 @@ def test_a_cell_already_rolled_up_with_an_impossible_day_cannot_break_the_report
 
 
 def test_a_flight_starting_in_year_one_is_refused_naming_the_field(tenant):
-    from tests.campaigns.conftest import build_campaign
+    from tests.campaigns.factories import build_campaign
 
     built = build_campaign(tenant)
     response = tenant.client().post(f"/api/v1/campaigns/{built.campaign.pk}/flights/",
