@@ -1,16 +1,22 @@
-"""Delivery test data: a running campaign with an audience, made through the real services."""
+"""Delivery test data: a running campaign with an audience, made through the real services,
+and `send_until_idle`, a send lane run in-process."""
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings as django_settings
 from django.utils import timezone
 
 from campaigns.models import Arm, Campaign, Message, Schedule
 from delivery.models import ChannelConfig
+from delivery.sending import BatchReport, deliveries_send
+from delivery.services import deliveries_claim
 from organisations.models import Organisation
 from organisations.services import Actor
 from segments.models import Recipient, Segment
@@ -94,3 +100,19 @@ def channel_config(organisation: Organisation, channel: str = "email", *,
 
 def recipient_numbers(organisation: Organisation) -> list[Recipient]:
     return list(Recipient.objects.filter(organisation=organisation).order_by("pk"))
+
+
+def send_until_idle(max_batches: int = 100, batch: int = 50) -> BatchReport:
+    """What a send lane does, in-process: claim and send until nothing is due."""
+    totals = BatchReport()
+    for _ in range(max_batches):
+        worker_id = f"test:{uuid.uuid4().hex[:8]}"
+        claimed_at = time.monotonic()
+        ids = deliveries_claim(limit=batch, worker_id=worker_id, now=timezone.now())
+        if not ids:
+            break
+        report = deliveries_send(ids=ids, worker_id=worker_id,
+                                 lease_deadline=claimed_at + django_settings.DELIVERY_LEASE_SECONDS)
+        for name in ("sent", "retried", "failed", "skipped", "released", "lost"):
+            setattr(totals, name, getattr(totals, name) + getattr(report, name))
+    return totals

@@ -22,11 +22,11 @@ from evaluation.models import Exposure
 from organisations.services import Actor
 from segments.models import Recipient, Suppression
 from segments.services import suppression_add
-from tests.delivery.conftest import send_until_idle
 from tests.delivery.factories import (
     channel_config,
     email_address,
     recipients,
+    send_until_idle,
     sending_campaign,
 )
 

@@ -12,8 +12,13 @@ from campaigns.models import Message
 from delivery.fanout import schedule_fan_out
 from delivery.models import Delivery
 from evaluation.models import Outcome
-from tests.delivery.conftest import send_until_idle
-from tests.delivery.factories import channel_config, help_resource, recipients, sending_campaign
+from tests.delivery.factories import (
+    channel_config,
+    help_resource,
+    recipients,
+    send_until_idle,
+    sending_campaign,
+)
 
 pytestmark = pytest.mark.django_db
 

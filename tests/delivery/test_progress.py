@@ -8,8 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from delivery.fanout import schedule_fan_out
-from tests.delivery.conftest import send_until_idle
-from tests.delivery.factories import channel_config, recipients, sending_campaign
+from tests.delivery.factories import channel_config, recipients, send_until_idle, sending_campaign
 
 pytestmark = pytest.mark.django_db
 

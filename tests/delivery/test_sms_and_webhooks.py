@@ -13,8 +13,7 @@ from delivery.models import Delivery, DeliveryAttempt
 from delivery.signing import HEADER, sign, verify
 from evaluation.models import Exposure
 from segments.models import Suppression
-from tests.delivery.conftest import send_until_idle
-from tests.delivery.factories import channel_config, recipients, sending_campaign
+from tests.delivery.factories import channel_config, recipients, send_until_idle, sending_campaign
 
 pytestmark = pytest.mark.django_db
 

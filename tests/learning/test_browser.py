@@ -27,8 +27,7 @@ from learning.services import module_public_path
 from organisations.services import Actor
 from segments.services import segment_create
 from tests.conftest import make_tenant
-from tests.delivery.conftest import send_until_idle
-from tests.delivery.factories import channel_config, recipients, sending_campaign
+from tests.delivery.factories import channel_config, recipients, send_until_idle, sending_campaign
 from tests.delivery.sinks import SmtpSink
 from tests.interventions.test_browser import CHROMIUM_ARGS, NO_NETWORK_BUT_LOOPBACK, chromium_path
 from tests.learning.factories import published_module

@@ -35,7 +35,7 @@ from learning.demo_invitation import TEACHER_RECIPIENTS
 from learning.models import Learner
 from outreach.management.commands.demo_seed import DEMO_PASSWORD
 from outreach.management.commands.rundemo import summary_lines
-from tests.delivery.conftest import send_until_idle
+from tests.delivery.factories import send_until_idle
 from tests.delivery.sinks import SmtpSink
 
 pytestmark = pytest.mark.django_db
