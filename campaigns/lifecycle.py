@@ -1,10 +1,10 @@
 """The server-enforced campaign lifecycle (authoring is campaigns/authoring.py).
 
 Lifecycle: draft -> in_review -> approved -> scheduled -> running <-> paused -> completed, or
-cancelled from any live state. Every transition goes through `_transition`: one table, one
-conditional UPDATE (`status IN allowed`), so two concurrent transitions cannot both win, and
-one audit row in the same transaction. An illegal transition raises Conflict (HTTP 409) with
-`current_state`.
+cancelled from any live state. Every transition goes through `_transition`, which is
+`organisations.transitions.transition` on this table: one conditional UPDATE (`status IN
+allowed`), so two concurrent transitions cannot both win, and one audit row in the same
+transaction. An illegal transition raises Conflict (HTTP 409) with `current_state`.
 
 Four eyes: the approver is a reviewer or manager of the organisation and neither the author
 nor the submitter. Approval stores a hash and a snapshot of the content; editing the content
@@ -27,7 +27,8 @@ from campaigns.schedules import schedule_next_fire
 from core.errors import Conflict, Forbidden, InvalidInput
 from evaluation.services import plan_lock_for_campaign
 from organisations.review import four_eyes_refusal
-from organisations.services import Actor, audit_record
+from organisations.services import Actor
+from organisations.transitions import TransitionTable, transition, transition_require
 
 S = CampaignStatus
 
@@ -37,7 +38,7 @@ class NotAllowed(Forbidden):
 
 
 # action -> (statuses it may start from, status it leads to)
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+TRANSITIONS: TransitionTable = {
     "submit": (frozenset({S.DRAFT}), S.IN_REVIEW),
     "approve": (frozenset({S.IN_REVIEW}), S.APPROVED),
     "reject": (frozenset({S.IN_REVIEW}), S.DRAFT),
@@ -55,28 +56,16 @@ EDITABLE = frozenset({S.DRAFT, S.IN_REVIEW, S.APPROVED})  # the last two return 
 
 def _transition(*, campaign: Campaign, action: str, actor: Actor,
                 updates: dict | None = None, changes: dict | None = None) -> Campaign:
-    allowed, target = TRANSITIONS[action]
     now = timezone.now()
-    previous = campaign.status
-    fields = {"status": target, "status_changed_at": now, "updated_at": now, **(updates or {})}
-    updated = Campaign.objects.filter(pk=campaign.pk, status__in=allowed).update(**fields)
-    if not updated:
-        current = Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).first()
-        raise Conflict(f"cannot {action} a campaign that is {current}", current_state=current)
-    for name, value in fields.items():
-        setattr(campaign, name, value)
-    audit_record(organisation=campaign.organisation, actor=actor, action=f"campaign.{action}",
-                 target=campaign,
-                 changes={"from": previous, "to": target, **(changes or {})})
-    return campaign
+    return transition(instance=campaign, table=TRANSITIONS, action=action, actor=actor,
+                      audit_prefix="campaign", noun="campaign", field="status",
+                      updates={"status_changed_at": now, "updated_at": now, **(updates or {})},
+                      changes=changes)
 
 
 def _require_state(campaign: Campaign, action: str) -> None:
     """Fail early (before the launch gate's queries) when the transition cannot apply."""
-    allowed, _ = TRANSITIONS[action]
-    if campaign.status not in allowed:
-        raise Conflict(f"cannot {action} a campaign that is {campaign.status}",
-                       current_state=campaign.status)
+    transition_require(table=TRANSITIONS, action=action, state=campaign.status, noun="campaign")
 
 
 @transaction.atomic

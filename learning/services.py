@@ -1,9 +1,10 @@
 """Writes for learning modules: authoring, review (four eyes) and publication.
 
-Review: draft -> in_review -> approved -> published, through one transition table with a
-conditional UPDATE (two concurrent transitions cannot both win) and an audit row each, as for
-campaigns. The approver passes `organisations.review.four_eyes_refusal`, the same rule campaigns
-use: a reviewer or manager who neither wrote nor submitted the module. Approval stores a hash
+Review: draft -> in_review -> approved -> published, through this app's transition table and
+`organisations.transitions.transition`, the mechanism campaigns use: a conditional UPDATE (two
+concurrent transitions cannot both win) and an audit row each. The approver passes
+`organisations.review.four_eyes_refusal`, the same rule campaigns use: a reviewer or manager
+who neither wrote nor submitted the module. Approval stores a hash
 of the content (lessons in every language, questions); editing an in-review or approved module
 returns it to draft, and a published module must be revised (back to draft) before editing.
 
@@ -38,11 +39,12 @@ from learning.models import (
 from organisations.models import Organisation
 from organisations.review import four_eyes_refusal
 from organisations.services import Actor, audit_record
+from organisations.transitions import TransitionTable, transition, transition_require
 
 S = ReviewState
 MODULE_FIELDS = ("slug", "title", "summary", "audience", "kind", "jurisdiction",
                  "default_language", "languages", "countries")
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+TRANSITIONS: TransitionTable = {
     "submit": (frozenset({S.DRAFT}), S.IN_REVIEW),
     "approve": (frozenset({S.IN_REVIEW}), S.APPROVED),
     "reject": (frozenset({S.IN_REVIEW}), S.DRAFT),
@@ -182,25 +184,13 @@ def question_put(*, module: Module, actor: Actor, position: int, prompt: str,
 
 def _transition(*, module: Module, action: str, actor: Actor, updates: dict | None = None,
                 changes: dict | None = None) -> Module:
-    allowed, target = TRANSITIONS[action]
-    previous = module.state
-    fields = {"state": target, "updated_at": timezone.now(), **(updates or {})}
-    if not Module.objects.filter(pk=module.pk, state__in=allowed).update(**fields):
-        current = Module.objects.filter(pk=module.pk).values_list("state", flat=True).first()
-        raise Conflict(f"cannot {action} a module that is {current}", current_state=current)
-    for name, value in fields.items():
-        setattr(module, name, value)
-    audit_record(organisation=module.organisation, actor=actor,
-                 action=f"learning.module.{action}", target=module,
-                 changes={"from": previous, "to": target, **(changes or {})})
-    return module
+    return transition(instance=module, table=TRANSITIONS, action=action, actor=actor,
+                      audit_prefix="learning.module", noun="module",
+                      updates={"updated_at": timezone.now(), **(updates or {})}, changes=changes)
 
 
 def _require(module: Module, action: str) -> None:
-    allowed, _ = TRANSITIONS[action]
-    if module.state not in allowed:
-        raise Conflict(f"cannot {action} a module that is {module.state}",
-                       current_state=module.state)
+    transition_require(table=TRANSITIONS, action=action, state=module.state, noun="module")
 
 
 @transaction.atomic
