@@ -21,7 +21,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from core.logging import install_access_log_filters  # noqa: E402
 from helpline.routing import websocket_urlpatterns  # noqa: E402
+
+install_access_log_filters()  # no client address, token or query string in access logs
 
 
 class BodyLimit:

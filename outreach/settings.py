@@ -346,18 +346,32 @@ STORAGES = {
 }
 
 # --- Logging: identifiers never reach a log line (see outreach/logging.py) -------------------
+# Every handler redacts (core.logging): messages, tracebacks and Django's error report carry no
+# contact details, identifiers, tokens, query strings or bodies. Django's own "django" and
+# "django.server" handlers are replaced here so none of them bypasses the filter; the admin
+# e-mail (only sent when ADMINS is set) uses the strict reporter below.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "core.logging.RedactIdentifiersFilter"}},
+    "filters": {"redact": {"()": "core.logging.RedactIdentifiersFilter"},
+                "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain",
                     "filters": ["redact"]},
+        "mail_admins": {"class": "django.utils.log.AdminEmailHandler", "level": "ERROR",
+                        "filters": ["require_debug_false", "redact"],
+                        "reporter_class": "core.logging.StrictExceptionReporter"},
     },
     "root": {"handlers": ["console"], "level": _env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
+DEFAULT_EXCEPTION_REPORTER = "core.logging.StrictExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.logging.StrictExceptionReporterFilter"
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -4,8 +4,11 @@ import os
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 
+from core.logging import install_access_log_filters
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "outreach.settings")
 application = get_wsgi_application()
+install_access_log_filters()  # no client address, token or query string in access logs
 get_resolver().check()  # imports every view now (the first request would), then freeze
 
 # Everything loaded so far (Django, the apps, their modules) lives as long as the process: move
