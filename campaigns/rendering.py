@@ -34,6 +34,7 @@ from django.template.defaultfilters import linebreaks_filter
 from django.template.defaulttags import CommentNode, ForNode, IfNode, TemplateLiteral, WithNode
 
 from campaigns.models import Campaign, Message
+from directory.selectors import help_resources_for, legal_notice_for
 
 MAX_TEMPLATE_CHARS = 20_000
 INVALID = "\u2983invalid\u2984"  # rendered for a missing variable; render_message refuses it
@@ -341,8 +342,6 @@ def directory_context(*, organisation: Any, country: str, language: str, stage: 
                       link_signer: Callable[[Any], str] | None = None,
                       at: datetime | None = None,
                       jurisdiction: str | None = None) -> RenderContext:
-    from directory.selectors import help_resources_for, legal_notice_for
-
     resources = list(help_resources_for(organisation=organisation, country=country,
                                         language=language, audience=stage, at=at))
     signer = link_signer or (lambda resource: getattr(resource, "url", "") or "")

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
 
 # KEYS[1] bucket hash; ARGV: rate/s, burst, n, max_wait. Returns wait seconds as a string
@@ -62,8 +63,6 @@ class Bucket:
 
 class RedisBuckets:
     def __init__(self, url: str) -> None:
-        import redis
-
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.script = self.client.register_script(_SCRIPT)  # EVALSHA, falls back to EVAL
 

@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from campaigns.models import Campaign
 from campaigns.selectors import campaigns_visible_to
@@ -85,15 +86,11 @@ class EvaluationPlanAdmin(OrganisationScopedAdmin):
 
     @admin.display(description="Report")
     def report_link(self, obj: EvaluationPlan) -> str:
-        from django.utils.html import format_html
-
         url = reverse("admin:evaluation_campaign_report", args=[obj.campaign_id])
         return format_html('<a href="{}">Open report</a>', url)
 
     @admin.display(description="Amendments")
     def amendment_log(self, obj: EvaluationPlan) -> str:
-        from django.utils.html import format_html_join
-
         return format_html_join(
             "", "<p>{} — {} ({} → {})</p>",
             ((a.at.strftime("%Y-%m-%d %H:%M"), a.reason, a.previous_hash[:12], a.new_hash[:12])

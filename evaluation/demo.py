@@ -2,9 +2,9 @@
 
 ``seed_demo(campaign=)`` writes a pre-registered plan (hypothesis, comparator rationale,
 power calculation), locks it, simulates raw exposures and outcomes for the campaign's arms
-over the last 14 days, rolls them up through the real rollup, and simulates 90 days of
-helpline contact totals for the interrupted time series. Everything simulated is marked:
-exposures carry ``trigger="demo_simulated"``, helpline rows ``referral_source="demo-simulated"``.
+over the last 14 days and rolls them up through the real rollup. Everything simulated is
+marked: exposures carry ``trigger="demo_simulated"``. The 90 days of helpline contact totals
+for the interrupted time series are interventions' rows: ``interventions.demo``.
 
 Rates follow the reThink funnel's shape (information requests ~3.4x help clicks, contacts
 ~14% of clicks) scaled up about 30x so that two weeks of demo traffic give visible intervals; the
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -64,10 +64,8 @@ def seed_demo(*, campaign) -> str:  # type: ignore[no-untyped-def]
         return f"evaluation: already seeded; plan locked with hash {plan.locked_hash[:12]}…"
     exposures = _simulate(campaign, arms)
     result = rollup_pending()
-    helpline_days = _simulate_helpline(campaign)
     return (f"evaluation: plan locked (SHA-256 {plan.locked_hash[:12]}…), {exposures:,} "
-            f"simulated exposures rolled up ({result.outcomes:,} outcomes), "
-            f"{helpline_days} days of helpline totals for the time series")
+            f"simulated exposures rolled up ({result.outcomes:,} outcomes)")
 
 
 def _plan(campaign, comparator_kind: str) -> EvaluationPlan:  # type: ignore[no-untyped-def]
@@ -131,33 +129,3 @@ def _outcomes(rng: random.Random, holdout: bool, effect: float) -> list[tuple[st
             for kind, p in (("info_requested", click * INFO_PER_CLICK), ("help_click", click),
                             ("helpline_contact", click * CONTACT_PER_CLICK), ("opt_out", 0.0004))
             if rng.random() < p]
-
-
-def _simulate_helpline(campaign) -> int:  # type: ignore[no-untyped-def]
-    """90 days of simulated helpline contact totals, higher on the last 14 (the campaign)."""
-    from django.apps import apps
-
-    try:
-        model = apps.get_model("interventions", "DailyAggregate")
-    except LookupError:
-        return 0
-    organisation = campaign.organisation
-    if model.objects.filter(organisation=organisation, referral_source="demo-simulated").exists():
-        return 0
-    rng = random.Random(f"outreach-demo-helpline-{campaign.pk}")
-    today = timezone.now().date()
-    rows = []
-    for i in range(90):
-        day = today - timedelta(days=89 - i)
-        mean = 40 * (1.25 if i >= 90 - DAYS else 1.0) * (1 + 0.001 * i)
-        rows.append(model(organisation=organisation, reported_by=organisation, day=day,
-                          kind="helpline_contact", referral_source="demo-simulated",
-                          count=_poisson(rng, mean),
-                          updated_at=datetime.combine(day, time(23), tzinfo=UTC)))
-    model.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
-
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    # Normal approximation is fine at these means (~40) and keeps numpy out of the demo.
-    return max(0, round(rng.gauss(mean, mean ** 0.5)))

@@ -229,6 +229,7 @@ _ONLY_ON_REQUEST = 2**31 - 1
 
 @functools.cache
 def _preparing_cursor_class() -> type:
+    # PostgreSQL only: development on SQLite never loads the driver.
     import psycopg
 
     class PreparingCursor(psycopg.Cursor):

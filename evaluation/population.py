@@ -11,10 +11,10 @@ count moved when the campaign's flights were on. Every daily count shown passes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.apps import apps
 from django.db.models import Sum
 
 from core.bounds import stored_day_range
@@ -36,19 +36,29 @@ class PopulationView:
     note: str
 
 
+# (organisation=, kind=, start=, end=) -> {day: total}. Helplines' daily totals are rows of
+# interventions (a higher layer): outreach/apps.py registers interventions' reader here, so
+# evaluation never imports interventions.
+PopulationSource = Callable[..., dict[date, int]]
+POPULATION_SOURCES: list[PopulationSource] = []
+
+
+def population_source_register(source: PopulationSource) -> None:
+    if source not in POPULATION_SOURCES:
+        POPULATION_SOURCES.append(source)
+
+
 def population_series(*, organisation, kind: str, start: date, end: date) -> dict[date, int]:  # type: ignore[no-untyped-def]
     """Daily totals of ``kind`` reported by helplines for a programme (all referral sources).
 
-    Reads ``interventions.DailyAggregate`` when that model exists; empty otherwise.
+    Summed over the registered sources (interventions' daily aggregates); empty without one.
     """
-    try:
-        model = apps.get_model("interventions", "DailyAggregate")
-    except LookupError:
-        return {}
-    rows = (model.objects.filter(organisation=organisation, kind=kind, day__gte=start,
-                                 day__lte=end)
-            .values("day").annotate(total=Sum("count")))
-    return {row["day"]: int(row["total"]) for row in rows}
+    totals: dict[date, int] = {}
+    for source in POPULATION_SOURCES:
+        for day, count in source(organisation=organisation, kind=kind, start=start,
+                                 end=end).items():
+            totals[day] = totals.get(day, 0) + count
+    return totals
 
 
 def referral_series(*, campaign, kind: str) -> dict[date, int]:  # type: ignore[no-untyped-def]

@@ -11,8 +11,10 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.models import Campaign
 from core.errors import InvalidInput
 from core.keys import period_of, pseudonym_ring
 from evaluation.models import Exposure, Outcome, RetentionAction, RetentionRun, RetentionSettings
@@ -66,8 +68,6 @@ def purge_expired_raw_events(*, now: datetime | None = None,
     13 months after it occurred, ended or not. Rows not yet rolled up are kept (their counts
     would be lost). Rollups (daily cells, subject totals) stay.
     """
-    from campaigns.models import Campaign
-
     now = now or timezone.now()
     hard_cutoff = now - timedelta(days=MAX_RETENTION_DAYS)
     summary: dict[int, dict[str, int]] = {}
@@ -87,8 +87,6 @@ def purge_expired_raw_events(*, now: datetime | None = None,
 
 def _purge_organisation(organisation: Organisation, expired_campaign_ids: list[int],
                         hard_cutoff: datetime, batch_size: int) -> dict[str, int]:
-    from django.db.models import Q
-
     expired = Q(campaign_id__in=expired_campaign_ids) | Q(occurred_at__lt=hard_cutoff)
     outcomes = Outcome.objects.filter(organisation=organisation,
                                       rolled_up_at__isnull=False).filter(

@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from core.bounds import stored_range
 from core.vocabulary import OutcomeKind
-from evaluation.models import ArmSubjectTotal
+from evaluation.models import ArmSubjectTotal, RollupState
 
 logger = logging.getLogger(__name__)
 
@@ -306,8 +306,6 @@ def rolled_up_exposures() -> Q:
     """Exposures already counted in the cells: marked (SQLite) or below the watermark."""
     counted = Q(rolled_up_at__isnull=False)
     if connection.vendor == "postgresql":
-        from evaluation.models import RollupState
-
         state = RollupState.objects.filter(name=WATERMARK).first()
         if state is not None:
             counted |= Q(inserted_at__lt=state.watermark)

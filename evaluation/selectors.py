@@ -5,6 +5,7 @@ from __future__ import annotations
 from campaigns.models import Campaign
 from campaigns.selectors import campaigns_visible_to
 from evaluation.models import EvaluationPlan, Exposure
+from evaluation.rollup import rolled_up_exposures
 
 
 def campaign_for_report(*, organisation, campaign_id: int):  # type: ignore[no-untyped-def]
@@ -35,6 +36,4 @@ def plan_for_campaign(*, campaign):  # type: ignore[no-untyped-def]
 
 def exposures_pending_rollup() -> int:
     """Raw exposures not yet counted in the daily cells (for health checks and tests)."""
-    from evaluation.rollup import rolled_up_exposures
-
     return Exposure.objects.exclude(rolled_up_exposures()).count()

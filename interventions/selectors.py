@@ -14,11 +14,12 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Sum
 
 from campaigns.assignment import CampaignArms, campaign_arms
 from campaigns.models import Campaign
@@ -29,6 +30,7 @@ from campaigns.selectors import (
 )
 from core.memo import FOREVER, Memo
 from evaluation.models import Exposure
+from interventions.models import DailyAggregate
 from organisations.models import Organisation, Partnership
 from organisations.selectors import programmes_visible_to
 from segments.models import SegmentStatus
@@ -208,3 +210,15 @@ def demo_partners() -> list[Organisation]:
     return list(Organisation.objects.filter(kind="partner_platform",
                                             programme_partnerships__isnull=False)
                 .distinct().order_by("name"))
+
+
+def helpline_daily_totals(*, organisation: Organisation, kind: str, start: date,
+                          end: date) -> dict[date, int]:
+    """Daily totals of ``kind`` that helplines reported for a programme, all referral sources.
+
+    The population view's source (registered with ``evaluation.population`` in outreach/apps.py).
+    """
+    rows = (DailyAggregate.objects.filter(organisation=organisation, kind=kind, day__gte=start,
+                                          day__lte=end)
+            .values("day").annotate(total=Sum("count")))
+    return {row["day"]: int(row["total"]) for row in rows}

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.errors import DomainError
 from directory.selectors import help_resources_worldwide
+from interventions.api.views import intervention_answer
 from interventions.links import BadLink, is_prefetch_or_preview, link_target, with_via
 from interventions.selectors import demo_partners
 from interventions.services import (
@@ -118,8 +119,6 @@ def demo_trigger(request: HttpRequest) -> JsonResponse:
     """
     if not demo_pages_enabled():
         raise Http404
-    from interventions.api.views import intervention_answer
-
     try:
         body = json.loads(request.body[:DEMO_BODY_LIMIT] or b"{}")
         partner = Organisation.objects.get(slug=str(body.get("partner", "")))

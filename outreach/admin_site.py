@@ -14,6 +14,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
+from outreach.admin_dashboard import dashboard_for, split_app_list
+
 
 class OutreachAdminSite(OTPAdminSite):
     site_header = _("Outreach")
@@ -35,8 +37,6 @@ class OutreachAdminSite(OTPAdminSite):
         return super().login(request, extra_context)
 
     def index(self, request: HttpRequest, extra_context=None):  # type: ignore[no-untyped-def]
-        from outreach.admin_dashboard import dashboard_for, split_app_list
-
         work, security = split_app_list(self.get_app_list(request),
                                         superuser=request.user.is_superuser)
         context = {"app_list": work, "security_apps": security,

@@ -19,16 +19,15 @@ app.autodiscover_tasks()
 @app.on_after_finalize.connect
 def _collect_beat_schedules(sender: Celery, **kwargs: object) -> None:
     """Merge each app's BEAT_SCHEDULE so periodic work is declared beside its task."""
-    from importlib import import_module
+    # Imported here: this module is imported by outreach/__init__ before Django is set up.
+    from campaigns.tasks import BEAT_SCHEDULE as campaigns_schedule
+    from delivery.tasks import BEAT_SCHEDULE as delivery_schedule
+    from evaluation.tasks import BEAT_SCHEDULE as evaluation_schedule
+    from learning.tasks import BEAT_SCHEDULE as learning_schedule
 
-    from django.apps import apps
-
-    for config in apps.get_app_configs():
-        try:
-            module = import_module(f"{config.name}.tasks")
-        except ModuleNotFoundError:
-            continue
-        sender.conf.beat_schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
+    for schedule in (campaigns_schedule, delivery_schedule, evaluation_schedule,
+                     learning_schedule):
+        sender.conf.beat_schedule.update(schedule)
 
 
 # Routine periodic tasks (the 2-second delivery tick, heartbeats, minute sweeps) would flood

@@ -1,21 +1,23 @@
 """Wire every app's `seed_demo` into one story: directory → segments → campaign → sends →
-live interventions → evaluation → learning. Each step yields one line for the newcomer."""
+live interventions → evaluation (and the helpline totals its time series reads) → learning.
+Each step yields one line for the newcomer."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from importlib import import_module
 from typing import Any
+
+from campaigns.demo import seed_demo as seed_campaign
+from delivery.demo import seed_demo as seed_delivery
+from directory.demo import seed_demo as seed_directory
+from evaluation.demo import seed_demo as seed_evaluation
+from interventions.demo import seed_demo as seed_interventions
+from interventions.demo import simulate_helpline_totals
+from learning.demo import seed_demo_learning
+from segments.demo import seed_demo as seed_segments
 
 
 def seed_capabilities(demo: dict[str, Any]) -> Iterator[str]:
-    from campaigns.demo import seed_demo as seed_campaign
-    from directory.demo import seed_demo as seed_directory
-    from evaluation.demo import seed_demo as seed_evaluation
-    from interventions.demo import seed_demo as seed_interventions
-    from learning.demo import seed_demo_learning
-    from segments.demo import seed_demo as seed_segments
-
     programme, partner = demo["programme"], demo["partner"]
     report = seed_directory(organisation=programme)
     yield (f"Directory: {report.help_resources.created + report.help_resources.updated} "
@@ -24,21 +26,14 @@ def seed_capabilities(demo: dict[str, Any]) -> Iterator[str]:
     audience = seed_segments(organisation=programme)
     yield (f"Segments: {len(audience['segments'])} segments, "
            f"{audience['recipients_created']} new demo recipients (@example.org)")
-    yield from _seed_delivery(programme)
+    yield f"Delivery: {seed_delivery(organisation=programme)}"
     campaign = seed_campaign(organisation=programme, partner=partner, reviewer=demo["reviewer"],
                              manager=demo["manager"], segments=audience["segments"])
     yield f"Campaign: '{campaign}' is {campaign.status}; its email step sends within a minute"
     page = seed_interventions(programme=programme, partner=partner, campaign=campaign)
     yield f"Interventions: demo partner page at {page}"
     yield seed_evaluation(campaign=campaign)
+    if days := simulate_helpline_totals(campaign=campaign):
+        yield f"Interventions: {days} days of simulated helpline totals for the time series"
     yield seed_demo_learning(programme=programme, manager=demo["manager"],
                              reviewer=demo["reviewer"])
-
-
-def _seed_delivery(programme: Any) -> Iterator[str]:
-    try:
-        module = import_module("delivery.demo")
-    except ModuleNotFoundError:
-        return
-    result = module.seed_demo(organisation=programme)
-    yield f"Delivery: {result}"

@@ -11,6 +11,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from delivery.health import check_workers as delivery_check_workers
+from delivery.health import workers_status
 from outreach.celery import app as celery_app
 
 
@@ -34,8 +36,6 @@ def check_cache() -> None:
 
 def check_workers() -> None:
     # Proves tasks complete (a heartbeat task's timestamp), not that a process exists.
-    from delivery.health import check_workers as delivery_check_workers
-
     delivery_check_workers()
 
 
@@ -57,8 +57,6 @@ def run_check(check: Callable[[], None]) -> dict:
 
 
 def queue_heartbeats() -> dict:
-    from delivery.health import workers_status
-
     try:
         return workers_status()
     except Exception:

@@ -1,16 +1,21 @@
-from importlib import import_module
-
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from campaigns.api import urls as campaigns_api
+from delivery.api import urls as delivery_api
+from directory.api import urls as directory_api
+from evaluation.api import urls as evaluation_api
+from interventions.api import urls as interventions_api
+from organisations.api import urls as organisations_api
 from outreach.health import healthz
+from segments.api import urls as segments_api
 
 # Interventions first: its routes overlap no other app's, and it is the hot path.
-API_APPS = ["interventions", "organisations", "directory", "segments", "campaigns", "delivery",
-            "evaluation"]
+API_URLS = [interventions_api, organisations_api, directory_api, segments_api, campaigns_api,
+            delivery_api, evaluation_api]
 
 
 def api_patterns() -> list:
@@ -19,7 +24,7 @@ def api_patterns() -> list:
     One include per app made Django try (and raise Resolver404 through) each earlier app's
     resolver before reaching a later one: a sixth of an intervention request's CPU time.
     """
-    return [route for app in API_APPS for route in import_module(f"{app}.api.urls").urlpatterns]
+    return [route for urls in API_URLS for route in urls.urlpatterns]
 
 
 urlpatterns = [

@@ -9,14 +9,13 @@ from delivery.channels.base import (
     SendResult,
     TransientError,
 )
+from delivery.channels.email import EmailSender
+from delivery.channels.sms import SmsSender
+from delivery.channels.webhook import WebhookSender
 
 
 def sender_for(config) -> ChannelSender:  # type: ignore[no-untyped-def]
     """The adapter for a ChannelConfig (one per batch: it keeps a connection open)."""
-    from delivery.channels.email import EmailSender
-    from delivery.channels.sms import SmsSender
-    from delivery.channels.webhook import WebhookSender
-
     adapters = {"email": EmailSender, "sms": SmsSender, "webhook": WebhookSender}
     try:
         adapter = adapters[config.channel]

@@ -12,6 +12,7 @@ from core.bounds import stored_range
 from core.disclosure import DisclosurePolicy, Published, disclose_count
 from evaluation import stats
 from evaluation.models import EvaluationPlan, Exposure, Outcome, UnitOfAnalysis
+from evaluation.population import campaign_population
 from evaluation.reports.checks import _progress, _srm
 from evaluation.reports.comparisons import _compare, _stratified
 from evaluation.reports.context import Counts, ReportContext, _context
@@ -25,6 +26,7 @@ from evaluation.reports.views import (
     PlanView,
     RateView,
 )
+from evaluation.services import plan_expected_hash, plan_hash
 
 
 def campaign_report(*, campaign, policy: DisclosurePolicy | None = None,  # type: ignore[no-untyped-def]
@@ -56,8 +58,6 @@ def campaign_report(*, campaign, policy: DisclosurePolicy | None = None,  # type
     report.strata = [_breakdown(ctx, shown, d, m, f"{m} by {d}")
                      for d in ("country", "channel") for m in ("exposures", ctx.primary)]
     if with_population:
-        from evaluation.population import campaign_population
-
         report.population = campaign_population(campaign=campaign, policy=ctx.policy)
     return report
 
@@ -177,8 +177,6 @@ def _out_of_range_notes(campaign, policy: DisclosurePolicy) -> list[str]:  # typ
 def _plan_view(plan: EvaluationPlan | None) -> PlanView | None:
     if plan is None:
         return None
-    from evaluation.services import plan_expected_hash, plan_hash
-
     current = plan_hash(plan)
     if not plan.is_locked:
         integrity = "not_locked"

@@ -8,8 +8,6 @@ substrings actually hit. Typical property test (the DB half belongs with the Rec
         columns, attributes = storage_values(context, field_map=FIELD_MAP)
         ... create the recipient, then compare rule.matches(context, now=ANCHOR)
         ... with queryset.filter(rule.to_q(now=ANCHOR, field_map=FIELD_MAP)).exists()
-
-hypothesis is imported inside the functions so that importing this module costs nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +15,10 @@ from __future__ import annotations
 import string
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
 
 from .nodes import (
     COMPARE_OPS,
@@ -34,9 +35,6 @@ from .nodes import (
 from .query import FieldMap
 from .rule import Rule
 from .schema import AttributeSpec, FieldSpec, FieldType, build_schema
-
-if TYPE_CHECKING:
-    from hypothesis.strategies import SearchStrategy
 
 # Relative dates resolve against this instant; pass it as `now` to both evaluators.
 ANCHOR = datetime(2026, 3, 15, 12, 30, tzinfo=UTC)
@@ -64,8 +62,6 @@ def rule_nodes(
     max_leaves: int = 8,
 ) -> SearchStrategy[Node]:
     """Random valid ASTs, flattened the way the parser builds them."""
-    from hypothesis import strategies as st
-
     specs = _specs(attributes, fields)
     # one_of over prebuilt strategies: flatmap would rebuild a strategy on every draw.
     leaves = st.one_of([_conditions(spec) for spec in specs])
@@ -103,8 +99,6 @@ def contexts(
     fields: Iterable[str] | None = None,
 ) -> SearchStrategy[dict[str, Any]]:
     """Random well-typed contexts; each field is absent, None or a value from the pools."""
-    from hypothesis import strategies as st
-
     specs = _specs(attributes, fields)
     entries = {
         spec.name: st.one_of(st.just(_ABSENT), st.none(), _context_values(spec)) for spec in specs
@@ -149,8 +143,6 @@ def _json_value(value: Any) -> Any:
 
 
 def _conditions(spec: FieldSpec) -> SearchStrategy[Node]:
-    from hypothesis import strategies as st
-
     literal = _literals(spec)
     ops = sorted(COMPARE_OPS) if spec.type in _ORDERING_TYPES else ["!=", "="]
     options = [
@@ -169,8 +161,6 @@ def _conditions(spec: FieldSpec) -> SearchStrategy[Node]:
 
 
 def _literals(spec: FieldSpec) -> SearchStrategy[Any]:
-    from hypothesis import strategies as st
-
     if spec.type == FieldType.DATE:
         return st.one_of(
             _dates(), st.builds(RelativeDate, st.integers(-5, 5), st.sampled_from("dw"))
@@ -179,8 +169,6 @@ def _literals(spec: FieldSpec) -> SearchStrategy[Any]:
 
 
 def _context_values(spec: FieldSpec, *, as_literal: bool = False) -> SearchStrategy[Any]:
-    from hypothesis import strategies as st
-
     if spec.type == FieldType.NUMBER:
         whole_pool = [int(n) for n in _NUMBER_POOL if float(n).is_integer()]
         pool = whole_pool if spec.whole else _NUMBER_POOL
@@ -199,13 +187,9 @@ def _context_values(spec: FieldSpec, *, as_literal: bool = False) -> SearchStrat
 
 
 def _dates() -> SearchStrategy[date]:
-    from hypothesis import strategies as st
-
     today = ANCHOR.date()
     return st.integers(-40, 40).map(lambda days: today + timedelta(days=days))
 
 
 def _needles() -> SearchStrategy[str]:
-    from hypothesis import strategies as st
-
     return st.one_of(st.sampled_from(_NEEDLES), st.text(_TEXT_ALPHABET, max_size=3))

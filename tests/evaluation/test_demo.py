@@ -6,6 +6,7 @@ from evaluation.demo import seed_demo
 from evaluation.models import DailyCell
 from evaluation.reports import campaign_report
 from evaluation.selectors import exposures_pending_rollup
+from interventions.demo import simulate_helpline_totals
 from tests.evaluation.factories import campaign_with_arms
 
 
@@ -13,6 +14,7 @@ def test_the_demo_locks_a_plan_and_gives_a_report_with_a_real_effect(tenant) -> 
     campaign, _ = campaign_with_arms(tenant.organisation)
     summary = seed_demo(campaign=campaign)
     assert "plan locked" in summary
+    assert simulate_helpline_totals(campaign=campaign) == 90  # the time series' population
     campaign.evaluation_plan.refresh_from_db()
     assert len(campaign.evaluation_plan.locked_hash) == 64
     assert exposures_pending_rollup() == 0

@@ -21,6 +21,7 @@ from organisations.services import (
     organisation_create,
     partnership_set,
 )
+from outreach.demo import seed_capabilities
 
 DEMO_PASSWORD = "outreach-demo"  # noqa: S105 - a published demo login, local only
 DEMO_KEY_NAME = "Demo partner key"
@@ -82,8 +83,6 @@ class Command(BaseCommand):
                 "manager": manager, "reviewer": reviewer, "partner_key": secret}
 
     def seed_apps(self, demo: dict[str, Any]) -> None:
-        from outreach.demo import seed_capabilities
-
         for line in seed_capabilities(demo):
             self.stdout.write(line)
 
