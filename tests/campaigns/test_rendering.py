@@ -142,9 +142,9 @@ def test_the_render_context_uses_the_directory_and_signs_every_help_link() -> No
     notice = SimpleNamespace(jurisdiction="GB-ENG", statutes=[
         {"name": "Protection of Children Act 1978", "section": "s.1(1)",
          "offence_summary": "summary", "max_penalty": "10 years"}])
-    with mock.patch("directory.selectors.help_resources_for", create=True,
+    with mock.patch("campaigns.rendering.help_resources_for",
                     return_value=resources) as helpers, \
-            mock.patch("directory.selectors.legal_notice_for", create=True,
+            mock.patch("campaigns.rendering.legal_notice_for",
                        return_value=notice):
         context = build_render_context(
             campaign=campaign, country="GB", language="en", stage="at_risk",
