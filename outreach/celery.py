@@ -23,10 +23,11 @@ def _collect_beat_schedules(sender: Celery, **kwargs: object) -> None:
     from campaigns.tasks import BEAT_SCHEDULE as campaigns_schedule
     from delivery.tasks import BEAT_SCHEDULE as delivery_schedule
     from evaluation.tasks import BEAT_SCHEDULE as evaluation_schedule
+    from helpline.tasks import BEAT_SCHEDULE as helpline_schedule
     from learning.tasks import BEAT_SCHEDULE as learning_schedule
 
     for schedule in (campaigns_schedule, delivery_schedule, evaluation_schedule,
-                     learning_schedule):
+                     helpline_schedule, learning_schedule):
         sender.conf.beat_schedule.update(schedule)
 
 
