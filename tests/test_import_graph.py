@@ -6,7 +6,9 @@ Every ``.py`` file of every app is parsed with ``ast``. An edge is any ``import`
 string look-up. Edges between apps must form a DAG, except the upward edges named in
 ``ALLOWED_UPWARD`` (docs/architecture.md names the same edges, with their reasons);
 ``outreach/`` is the wiring package at the top: it may import any app and no app imports it.
-Inside each app the module graph must be acyclic too.
+The module graph must be acyclic too, inside each app and across apps; there an import under
+``if TYPE_CHECKING:`` is no edge (two modules may name each other's types without one of them
+importing the other when it runs), while between apps it still is a dependency.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class Edge:
     target: str       # imported module (or app, for a model look-up), dotted
     path: Path
     line: int
-    how: str          # "import", "function import", "import_module", "get_model"
+    how: str          # "import", "function import", "type import", "import_module", "get_model"
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -87,12 +89,28 @@ class _Collector(ast.NodeVisitor):
     def __init__(self, module: str, is_package: bool, path: Path) -> None:
         self.module, self.is_package, self.path = module, is_package, path
         self.depth = 0
+        self.type_only = 0
         self.edges: list[Edge] = []
 
     def _add(self, target: str, node: ast.AST, how: str) -> None:
         if how == "import" and self.depth:
             how = "function import"
+        elif how == "import" and self.type_only:
+            how = "type import"
         self.edges.append(Edge(self.module, target, self.path, node.lineno, how))
+
+    def visit_If(self, node: ast.If) -> None:
+        test = node.test
+        name = test.attr if isinstance(test, ast.Attribute) else getattr(test, "id", "")
+        if name != "TYPE_CHECKING":
+            self.generic_visit(node)
+            return
+        self.type_only += 1
+        for child in node.body:
+            self.visit(child)
+        self.type_only -= 1
+        for child in node.orelse:
+            self.visit(child)
 
     def _nested(self, node: ast.AST) -> None:
         self.depth += 1
@@ -208,6 +226,8 @@ def module_graph(edges: Iterable[Edge], apps: Iterable[str],
     apps = tuple(apps)
     graph: dict[str, dict[str, list[Edge]]] = defaultdict(lambda: defaultdict(list))
     for edge in edges:
+        if edge.how == "type import":
+            continue
         if app_of(edge.source, apps) is None or app_of(edge.target, apps) is None:
             continue
         target = owning_module(edge.target, modules)
@@ -437,6 +457,17 @@ def test_checker_asks_function_imports_for_a_reason(fake_project: Path) -> None:
                                               "def j():\n    x = 1\n    import re\n"})
     assert unexplained_function_imports(fake_project, FAKE_APPS) == [
         "mid/selectors.py:14: import re", "mid/selectors.py:2: import os"]
+
+
+def test_type_only_imports_count_between_apps_but_close_no_module_cycle(
+        fake_project: Path) -> None:
+    typed = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from {} import T\n"
+    _write(fake_project, {"mid/selectors.py": typed.format("mid.services")})
+    assert check(fake_project, FAKE_APPS, "wire") == []
+    _write(fake_project, {"low/models.py": typed.format("top.tasks")})
+    problems = check(fake_project, FAKE_APPS, "wire")
+    assert len(problems) == 1 and problems[0].startswith("app import cycle: low -> top")
+    assert "(type import top.tasks.T)" in problems[0]
 
 
 def test_checker_refuses_imports_of_the_wiring_package(fake_project: Path) -> None:
