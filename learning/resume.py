@@ -2,8 +2,8 @@
 
 No account enumeration: the request page does the same work and gives the same answer whether
 or not the address is enrolled. It only checks the address's form, counts the request (per
-source address and per email address, `core.throttle`: keyed tags, nothing stored) and queues
-a task with the address's blind index (a keyed hash, the one stored on learners; the address
+source address and per email address, `core.throttle`: keyed tags, nothing stored); the view
+queues a task with the address's blind index (a keyed hash, the one stored on learners; the address
 itself never goes to the broker). The task finds the learners of that module with that index,
 gives each a new token (the old link stops working: a lost link may have been found by
 someone else) and emails the links to the address unsealed from the learner's own row. An
@@ -81,16 +81,15 @@ def _allowed(module: Module, source: str, index: str, at: datetime | None) -> bo
 
 
 def new_link_request(*, module: Module, email: str, source: str,
-                     at: datetime | None = None) -> None:
-    """Queue the new link(s); InvalidInput for a malformed address, TooManyRequests over the
-    limits. The same work and the same outcome for an enrolled and an unknown address."""
+                     at: datetime | None = None) -> tuple[int, str, str]:
+    """Check and count a request; the arguments of the `learning.new_links_send` task the
+    caller queues (the view, on commit). InvalidInput for a malformed address, TooManyRequests
+    over the limits. The same work and the same outcome for an enrolled and an unknown
+    address."""
     index = email_index(_email(email), module_id=module.pk)
     if not _allowed(module, source, index, at):
         raise TooManyRequests
-    from learning.tasks import new_links_send
-
-    request_id = uuid.uuid4().hex
-    transaction.on_commit(lambda: new_links_send.delay(module.pk, index, request_id))
+    return module.pk, index, uuid.uuid4().hex
 
 
 def _home_url(token: str) -> str:

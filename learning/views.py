@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -23,6 +24,7 @@ from learning.markdown import markdown_html
 from learning.models import Learner, Module, Phase
 from learning.selectors import learner_by_token, lessons_for, module_public
 from learning.services import module_public_path
+from learning.tasks import new_links_send
 
 # "same-origin", not "no-referrer": the resume token in our addresses never leaves the site, and
 # the browser still sends a real Origin with our form posts (with "no-referrer" it sends
@@ -111,13 +113,15 @@ def new_link(request: HttpRequest, organisation: str, slug: str) -> HttpResponse
         return _page(request, "new_link.html", context)
     email = request.POST.get("email", "")
     try:
-        resume.new_link_request(module=module, email=email,
-                                source=request.META.get("REMOTE_ADDR", ""))
+        task = resume.new_link_request(module=module, email=email,
+                                       source=request.META.get("REMOTE_ADDR", ""))
     except InvalidInput as error:
         return _page(request, "new_link.html", {**context, "error": error,
                                                 "email": email[:254]}, status=400)
     except resume.TooManyRequests:
         return _page(request, "new_link.html", {**context, "limited": True}, status=429)
+    # Queued here, not in learning.resume: the task module imports resume (no import cycle).
+    transaction.on_commit(lambda: new_links_send.delay(*task))
     return _page(request, "new_link.html", {**context, "sent": True})
 
 
