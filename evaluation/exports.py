@@ -191,7 +191,8 @@ def report_as_csv(report: CampaignReport) -> str:
                     "flagged_days", " ".join(d.isoformat() for d in report.srm.flagged_days)])
     if report.progress:
         w.writerow(["progress", "required_per_arm", report.progress.required_per_arm,
-                    "fraction", _fmt(report.progress.fraction)])
+                    "fraction", _fmt(report.progress.fraction), "targets",
+                    " ".join(f"{k}={v}" for k, v in report.progress.targets.items())])
     for b in [*report.daily, *report.strata]:
         w.writerow([b.title, "", *b.arms])
         for label, row in zip(b.row_labels, b.cells, strict=True):

@@ -15,7 +15,7 @@ from evaluation.models import EvaluationPlan, Exposure, Outcome, UnitOfAnalysis
 from evaluation.population import campaign_population
 from evaluation.reports.checks import _progress, _srm
 from evaluation.reports.comparisons import _compare, _stratified
-from evaluation.reports.context import Counts, ReportContext, _context
+from evaluation.reports.context import PERSON_UNITS, ReportContext, _context
 from evaluation.reports.table import _disclosure_table, _measures
 from evaluation.reports.views import (
     FUNNEL,
@@ -47,7 +47,7 @@ def campaign_report(*, campaign, policy: DisclosurePolicy | None = None,  # type
         arms=rows, totals=totals, comparisons=[], secondary_comparisons=[],
         funnel=_funnel(ctx, shown, rows, totals), srm=_srm(ctx, shown), progress=None,
         daily=[], strata=[], stratified=[],
-        notes=_notes(ctx.plan, ctx.unit, ctx.counts, ctx.policy)
+        notes=_notes(ctx.plan, ctx.unit, ctx.basis, ctx.policy)
         + _out_of_range_notes(campaign, ctx.policy))
     if ctx.comparator is not None:
         _compare(ctx, shown, report)
@@ -131,7 +131,7 @@ def _label(level: Any) -> str:
     return level or "(unknown)"
 
 
-def _notes(plan, unit: str, counts: Counts, policy: DisclosurePolicy) -> list[str]:  # type: ignore[no-untyped-def]
+def _notes(plan, unit: str, basis: str, policy: DisclosurePolicy) -> list[str]:  # type: ignore[no-untyped-def]
     notes = [
         f"Counts from 1 to {policy.threshold - 1} are shown as '{policy.small_symbol}', "
         f"others rounded to the nearest {policy.rounding_base}; '[c]' marks a count hidden "
@@ -143,18 +143,25 @@ def _notes(plan, unit: str, counts: Counts, policy: DisclosurePolicy) -> list[st
     ]
     if plan is None:
         notes.append("No evaluation plan was registered: the analysis is exploratory.")
-    if unit == UnitOfAnalysis.RECIPIENT and not counts.subjects:
-        notes.append("Unique-subject totals are not available yet: proportions use exposures.")
-    if unit == UnitOfAnalysis.RECIPIENT:
-        notes.append("A pseudonym key lasts one month: a person seen in two months counts "
-                     "twice in unique subjects.")
+    if basis == "subjects":
+        notes.append("Proportions are per person (the pseudonym is the unit of "
+                     "randomisation): people with at least one outcome among people exposed "
+                     "at least once. Rates are per exposure. A pseudonym key lasts one month: "
+                     "a person seen in two months counts twice.")
+    elif unit in PERSON_UNITS:
+        notes.append("Person totals are not available yet: proportions count exposures and "
+                     "treat repeated displays to one person as independent (intervals too "
+                     "narrow when people see it several times); an arm with more outcomes "
+                     "than exposures has no proportion (events are never capped).")
     if unit == UnitOfAnalysis.CLUSTER:
         notes.append("Unit is a cluster: intervals treat exposures as independent and are "
                      "too narrow when clusters differ; read the stratified results.")
     if unit == UnitOfAnalysis.DAY:
         notes.append("Unit is the day (time-rotated design): rate-ratio intervals are widened "
                      "by the day-to-day overdispersion (quasi-Poisson).")
-    notes.append("Stratified (Mantel-Haenszel) results use exposures as denominators.")
+    notes.append("Stratified (Mantel-Haenszel) results use exposures as denominators (the "
+                 "strata keep no per-person counts); a stratum with more outcomes than "
+                 "exposures leaves them out.")
     return notes
 
 

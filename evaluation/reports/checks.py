@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 from core.disclosure import Published
 from evaluation import stats
 from evaluation.reports.context import ReportContext
@@ -38,23 +41,39 @@ def _srm(ctx: ReportContext, shown: Published) -> SrmView | None:
                    len(checked), note)
 
 
+def progress_targets(ctx: ReportContext) -> dict[int, int]:
+    """Trials each compared arm needs, as the planner sized them: the comparator
+    ``required_sample_per_arm`` and each variant that times the plan's allocation ratio
+    (smallest variant weight / comparator weight, ``evaluation.services.plan_design``). With
+    a 1:9 holdout the variants need nine times the holdout's number; measuring every arm
+    against the comparator's number would call the plan complete while the holdout is far
+    short. Arms the plan does not compare (a second holdout) have no target."""
+    from evaluation.services import plan_design
+
+    required = ctx.plan.required_sample_per_arm
+    _, ratio = plan_design(ctx.plan)
+    targets = {ctx.comparator.pk: required} if ctx.comparator is not None else {}
+    for variant in ctx.variants:
+        targets[variant.pk] = math.ceil(required * ratio)
+    return targets
+
+
 def _progress(ctx: ReportContext, shown: Published) -> ProgressView | None:
-    """Progress against the planned size, per arm only where the arm's count is shown (the
-    table then treats that count as known exactly: the ratio gives it back)."""
+    """Progress against the planned size of each compared arm, in the report's basis (people
+    where the totals exist), per arm only where the arm's count is shown (the table treats
+    that count as known exactly: the ratio gives it back). The lagging arm decides."""
     plan = ctx.plan
     if plan is None or not plan.required_sample_per_arm:
         return None
-    basis = ctx.basis
-    required = plan.required_sample_per_arm
+    targets = progress_targets(ctx)
     fractions: dict[str, float | None] = {}
     for arm in ctx.arms:
-        fractions[arm.name] = (ctx.trials(arm.pk) / required
-                               if shown.shown(("progress", arm.pk)) else None)
-    # The holdout is sized by its own (smaller) weight and shows no message: measuring it
-    # against the per-arm target would keep progress low for the whole campaign.
-    counted = {arm.name for arm in ctx.arms if arm.kind != "holdout"} or set(fractions)
-    published = [f for name, f in fractions.items() if name in counted and f is not None]
-    if len(published) < len(counted):
-        return ProgressView(required, basis, fractions, None, None)
-    fraction = min(published) if published else 0.0
-    return ProgressView(required, basis, fractions, fraction, fraction >= 1)
+        if arm.pk in targets:
+            fractions[arm.name] = (ctx.trials(arm.pk) / targets[arm.pk]
+                                   if shown.shown(("progress", arm.pk)) else None)
+    named = {arm.name: targets[arm.pk] for arm in ctx.arms if arm.pk in targets}
+    view = ProgressView(plan.required_sample_per_arm, ctx.basis, fractions, None, None, named)
+    if not fractions or any(f is None for f in fractions.values()):
+        return view
+    fraction = min(f for f in fractions.values() if f is not None)
+    return replace(view, fraction=fraction, complete=fraction >= 1)

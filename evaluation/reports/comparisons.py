@@ -50,26 +50,34 @@ def _comparison(ctx: ReportContext, shown: Published, variant, kind: str, *,  # 
         rate_ratio = _quasi_poisson(rate_ratio, ctx.counts, (variant.pk, comparator.pk), kind)
     result: dict[str, Any] = {"rate_ratio": rate_ratio, "rate_difference": rates.rate_difference,
                               "rate_test": rates.test}
+    note = ""
     if not rates_only:
         p = _proportions(ctx, variant, kind)
-        result.update(variant_proportion=p.variant, comparator_proportion=p.comparator,
-                      risk_difference=p.risk_difference, risk_ratio=p.risk_ratio,
-                      odds_ratio=p.odds_ratio, test=p.test)
-        plan = ctx.plan
-        if plan is not None and plan.sequential:
-            result["sequential"] = stats.sequential_difference_interval(
-                p.variant.events, p.variant.trials, p.comparator.events, p.comparator.trials,
-                alpha=plan.alpha, tuning_n=max(2 * (plan.required_sample_per_arm or 2500), 1))
-    return Comparison(**head, shown=True, **result)
+        if p is None:
+            note = (f"proportions not computed: an arm has more {kind} outcomes than "
+                    f"{ctx.basis} (one can have several); per-person totals are needed. "
+                    "Rate comparisons (events per exposure) are shown.")
+        else:
+            result.update(variant_proportion=p.variant, comparator_proportion=p.comparator,
+                          risk_difference=p.risk_difference, risk_ratio=p.risk_ratio,
+                          odds_ratio=p.odds_ratio, test=p.test)
+            plan = ctx.plan
+            if plan is not None and plan.sequential:
+                result["sequential"] = stats.sequential_difference_interval(
+                    p.variant.events, p.variant.trials, p.comparator.events,
+                    p.comparator.trials, alpha=plan.alpha,
+                    tuning_n=max(2 * (plan.required_sample_per_arm or 2500), 1))
+    return Comparison(**head, shown=True, note=note, **result)
 
 
 def _proportions(ctx: ReportContext, variant, kind: str):  # type: ignore[no-untyped-def]
-    # An exposure can be followed by two outcomes of a kind; a proportion counts it once.
-    comparator = ctx.comparator
-    v_trials, c_trials = ctx.trials(variant.pk), ctx.trials(comparator.pk)
-    v_k = min(ctx.events(variant.pk, kind), v_trials)
-    c_k = min(ctx.events(comparator.pk, kind), c_trials)
-    return stats.compare_proportions(v_k, v_trials, c_k, c_trials)
+    """Per person where the totals exist (ReportContext.basis); None when an arm has more
+    events than trials (never capped)."""
+    pairs = ctx.proportion_counts((variant.pk, ctx.comparator.pk), kind)
+    if pairs is None:
+        return None
+    (v_k, v_n), (c_k, c_n) = pairs
+    return stats.compare_proportions(v_k, v_n, c_k, c_n)
 
 
 def _quasi_poisson(estimate: stats.Estimate, counts: Counts, arm_ids: tuple[int, int],
@@ -110,9 +118,17 @@ def _stratified(ctx: ReportContext, shown: Published) -> list[StratifiedView]:
             tables = []
             for level in levels:
                 v, c = source.get((variant.pk, level), {}), source.get((comparator.pk, level), {})
-                tables.append(stats.stratum_table(
-                    min(v.get(primary, 0), v.get("exposures", 0)), v.get("exposures", 0),
-                    min(c.get(primary, 0), c.get("exposures", 0)), c.get("exposures", 0)))
+                counts = (v.get(primary, 0), v.get("exposures", 0),
+                          c.get(primary, 0), c.get("exposures", 0))
+                if counts[0] > counts[1] or counts[2] > counts[3]:
+                    break  # more outcomes than exposures: no proportion (never capped)
+                tables.append(stats.stratum_table(*counts))
+            if len(tables) < len(levels):
+                views.append(StratifiedView(
+                    dimension, variant.name, False, None,
+                    f"not computed: a {dimension} has more {primary} outcomes than exposures "
+                    "(the strata keep no per-person counts)"))
+                continue
             try:
                 result = stats.mantel_haenszel(tables)
             except ValueError as error:

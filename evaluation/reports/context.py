@@ -20,6 +20,9 @@ from evaluation.models import (
 )
 from evaluation.reports.views import FUNNEL
 
+# Plans whose unit is a person: analysed per person when the person totals exist.
+PERSON_UNITS = (UnitOfAnalysis.SESSION, UnitOfAnalysis.RECIPIENT)
+
 # --- reading the counts ----------------------------------------------------------------------
 
 SUMS = {"exposures": Sum("exposures"), **{k: Sum(k) for k in OutcomeKind.values}}
@@ -76,9 +79,13 @@ class ReportContext:
 
     @property
     def basis(self) -> str:
-        """Denominator of proportions: unique subjects for a per-person plan, else exposures."""
-        recipient = self.unit == UnitOfAnalysis.RECIPIENT and self.counts.subjects
-        return "subjects" if recipient else "exposures"
+        """Denominator of proportions. The pseudonym is the unit of randomisation, so per
+        person (people exposed at least once, people with at least one outcome) wherever the
+        person totals exist; per exposure only for day or cluster designs, or before the
+        totals exist (the report then says so)."""
+        exposed = [a.pk for a in self.arms if self.count(a.pk, "exposures")]
+        have = bool(exposed) and all(pk in self.counts.subjects for pk in exposed)
+        return "subjects" if self.unit in PERSON_UNITS and have else "exposures"
 
     @property
     def variants(self) -> list[Any]:
@@ -94,9 +101,20 @@ class ReportContext:
         return self.count(arm_id, "subjects" if self.basis == "subjects" else "exposures")
 
     def events(self, arm_id: int, kind: str) -> int:
+        """Events of a proportion: people with at least one outcome of ``kind`` (per-person
+        basis), else outcomes. Never capped at the trials: see ``proportion_counts``."""
         if self.basis == "subjects":
-            return int(self.counts.subjects[arm_id].subjects_with_outcome.get(kind, 0))
+            total = self.counts.subjects.get(arm_id)
+            return int(total.subjects_with_outcome.get(kind, 0)) if total else 0
         return self.count(arm_id, kind)
+
+    def proportion_counts(self, arm_ids: tuple[int, ...], kind: str
+                          ) -> list[tuple[int, int]] | None:
+        """(events, trials) per arm, or None when an arm has more events than trials (repeated
+        outcomes per exposure): a proportion is then undefined and is not computed; capping
+        the events at the trials would bias it."""
+        pairs = [(self.events(a, kind), self.trials(a)) for a in arm_ids]
+        return None if any(k > n for k, n in pairs) else pairs
 
     def breakdowns(self) -> list[tuple[str, dict, list[Any]]]:
         """(dimension, counts by (arm, level), levels) for day, country and channel."""

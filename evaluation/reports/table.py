@@ -30,8 +30,7 @@ def _disclosure_table(ctx: ReportContext) -> Table:
         table.total(("all", measure), [("arm", measure, a.pk) for a in ctx.arms], cost=1)
     if ctx.basis == "subjects":  # events of a per-person analysis: people with an outcome
         for arm in ctx.arms:
-            for kind in ctx.kinds:
-                table.count(("people", kind, arm.pk), ctx.events(arm.pk, kind))
+            _people(ctx, table, arm.pk)
     for dimension, source, levels in ctx.breakdowns():
         for measure in dict.fromkeys(("exposures", ctx.primary)):
             for arm in ctx.arms:
@@ -41,6 +40,22 @@ def _disclosure_table(ctx: ReportContext) -> Table:
                 table.sums_to(("arm", measure, arm.pk), parts)
     _declare_derived(ctx, table)
     return table
+
+
+def _people(ctx: ReportContext, table: Table, arm_id: int) -> None:
+    """People with an outcome, and what a reader knows of them: no more than the outcomes,
+    and with the people without it (never published) they make up the people exposed. The
+    people without the outcome are the other cell of the 2x2 table: when nearly everyone
+    had it, that cell is small and is protected like any small count."""
+    subjects = ("arm", "subjects", arm_id)
+    for kind in ctx.kinds:
+        people = table.count(("people", kind, arm_id), ctx.events(arm_id, kind))
+        if table.exact(people) <= table.exact(("arm", kind, arm_id)):
+            table.sums_to(("arm", kind, arm_id), [people], complete=False)
+        without = table.exact(subjects) - table.exact(people)
+        if without >= 0:
+            table.sums_to(subjects, [people, table.latent(("no outcome", kind, arm_id),
+                                                            without)])
 
 
 def _declare_derived(ctx: ReportContext, table: Table) -> None:

@@ -83,6 +83,7 @@ class ProgressView:
     fractions: dict[str, float | None]
     fraction: float | None
     complete: bool | None
+    targets: dict[str, int] = field(default_factory=dict)  # trials each compared arm needs
 
 
 @dataclass(frozen=True)

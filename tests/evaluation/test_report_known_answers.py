@@ -245,7 +245,30 @@ def test_progress_leaves_the_holdout_out_of_the_per_arm_target(tenant) -> None: 
     report = campaign_report(campaign=campaign, with_population=False)
     assert report.progress.fraction == pytest.approx(1.0)
     assert report.progress.complete is True
-    assert report.progress.fractions["h"] == pytest.approx((required // 10) / required)
+    assert "h" not in report.progress.fractions  # the plan does not compare it: no target
+
+
+def test_progress_with_a_small_holdout_measures_each_arm_against_its_own_target(tenant) -> None:  # type: ignore[no-untyped-def]
+    # 1:9 holdout: the planner sizes the holdout at n and each variant at 9n. With 9n
+    # variant and n/2 holdout exposures the plan is half done, not complete.
+    from decimal import Decimal
+
+    campaign, arms = campaign_with_arms(tenant.organisation, {"h": "holdout", "v": "variant"})
+    arms["v"].weight = Decimal(9)
+    arms["v"].save(update_fields=["weight"])
+    plan_create(campaign=campaign, actor=Actor.system(), hypothesis="Warnings deter.",
+                primary_outcome="help_click", comparator_kind="holdout",
+                comparator_rationale="No message.", unit_of_analysis="session",
+                baseline_rate=0.27, minimum_detectable_effect=0.15, mde_is_relative=False)
+    required = campaign.evaluation_plan.required_sample_per_arm
+    cell(campaign, arms["h"], exposures=required // 2, help_click=required // 8)
+    cell(campaign, arms["v"], exposures=9 * required, help_click=3 * required)
+    progress = campaign_report(campaign=campaign, with_population=False).progress
+    assert progress.targets["h"] == required
+    assert progress.targets["v"] == pytest.approx(9 * required, abs=1)
+    assert progress.fractions["v"] == pytest.approx(1.0, abs=1e-3)
+    assert progress.fraction == pytest.approx((required // 2) / required)
+    assert progress.complete is False
 
 
 def test_a_day_unit_widens_rate_ratio_intervals_for_overdispersed_days(tenant) -> None:  # type: ignore[no-untyped-def]
