@@ -60,6 +60,7 @@ def redact_path(path: str) -> str:
 
 
 def _quotes_data(error: BaseException) -> bool:
+    # Imported late: the logging config (settings.LOGGING) loads this module during start-up.
     from django.db import Error as DatabaseError
 
     module = type(error).__module__
