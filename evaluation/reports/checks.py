@@ -9,6 +9,7 @@ from core.disclosure import Published
 from evaluation import stats
 from evaluation.reports.context import ReportContext
 from evaluation.reports.views import ProgressView, SrmView
+from evaluation.services import plan_design
 
 
 def _srm(ctx: ReportContext, shown: Published) -> SrmView | None:
@@ -48,8 +49,6 @@ def progress_targets(ctx: ReportContext) -> dict[int, int]:
     a 1:9 holdout the variants need nine times the holdout's number; measuring every arm
     against the comparator's number would call the plan complete while the holdout is far
     short. Arms the plan does not compare (a second holdout) have no target."""
-    from evaluation.services import plan_design
-
     required = ctx.plan.required_sample_per_arm
     _, ratio = plan_design(ctx.plan)
     targets = {ctx.comparator.pk: required} if ctx.comparator is not None else {}
