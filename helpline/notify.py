@@ -8,9 +8,11 @@ the pages also poll and every reconnect sends the last sequence number seen.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -44,7 +46,37 @@ def _send(group: str, event: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    loop = _server_loop()
+    if loop is not None:
+        # Inside a consumer's database call (a worker thread of the ASGI server): hand the
+        # send to the server's event loop and return, instead of holding the thread (and its
+        # database connection) until Redis has answered.
+        loop.call_soon_threadsafe(_start, layer, group, event)
+        return
     try:
         async_to_sync(layer.group_send)(group, event)
     except Exception as error:  # the row is committed; pages catch up by polling
         logger.warning("helpline notification not sent: %s", type(error).__name__)
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop that called into this thread through sync_to_async, if it still runs."""
+    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() else None
+
+
+def _start(layer: object, group: str, event: dict) -> None:
+    task = asyncio.ensure_future(layer.group_send(group, event))  # type: ignore[attr-defined]
+    _pending.add(task)
+    task.add_done_callback(_sent)
+
+
+_pending: set[asyncio.Future] = set()  # strong references until each send is done
+
+
+def _sent(task: asyncio.Future) -> None:
+    _pending.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("helpline notification not sent: %s", type(task.exception()).__name__)

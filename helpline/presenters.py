@@ -62,7 +62,11 @@ def other_help(helpline: Helpline, *, at: datetime) -> list[dict]:
 
 
 def person_view(conversation: Conversation, *, after: int) -> dict:
-    conversation.refresh_from_db(fields=["state", "counsellor", "next_sequence"])
+    state, next_sequence, counsellor_id, counsellor_name = Conversation.objects.filter(
+        pk=conversation.pk).values_list("state", "next_sequence", "counsellor_id",
+                                        "counsellor__display_name").get()
+    conversation.state, conversation.next_sequence = state, next_sequence
+    conversation.counsellor_id = counsellor_id
     view = {"state": conversation.state,
             "messages": selectors.messages_after(conversation, after=after),
             "last_sequence": conversation.next_sequence - 1}
@@ -72,8 +76,8 @@ def person_view(conversation: Conversation, *, after: int) -> dict:
         view["queue_position"] = position
         view["estimated_wait_minutes"] = cap.estimated_wait_minutes(position=position,
                                                                     capacity=capacity)
-    if conversation.counsellor_id:
-        view["counsellor"] = conversation.counsellor.display_name
+    if counsellor_id:
+        view["counsellor"] = counsellor_name
     return view
 
 

@@ -309,7 +309,15 @@ CHANNEL_LAYER_KEYS = _csv("CHANNEL_LAYER_KEYS") or [SECRET_KEY]
 if CHANNEL_LAYER_URL:
     CHANNEL_LAYERS = {"default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [CHANNEL_LAYER_URL], "prefix": _env("CHANNEL_LAYER_PREFIX", "asgi"),
+        # redis-py's pool refuses (not waits) past max_connections, 100 by default: a burst
+        # of reconnecting consoles (each a group_add) raised "Too many connections" at 250.
+        # redis-py 8 reads with a 5 s socket timeout, the same 5 s channels-redis blocks in
+        # BZPOPMIN: an idle socket's consumer then died of "Timeout reading" (bench/
+        # helpline_chat.py). The socket timeout must outlast the blocking pop.
+        "CONFIG": {"hosts": [{"address": CHANNEL_LAYER_URL, "socket_timeout": 30,
+                              "max_connections": int(
+                                  _env("CHANNEL_LAYER_MAX_CONNECTIONS", "500") or 500)}],
+                   "prefix": _env("CHANNEL_LAYER_PREFIX", "asgi"),
                    "symmetric_encryption_keys": CHANNEL_LAYER_KEYS, "expiry": 60,
                    "capacity": 500}}}
 elif PRODUCTION:
