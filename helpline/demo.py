@@ -73,8 +73,10 @@ def helpline_seed(*, programme: Organisation, slug: str = "demo-chat",
 
 
 def _user(username: str) -> Any:
+    # Staff: counsellors sign in through the site's login page (the admin's, LOGIN_URL); as
+    # members of the helpline organisation with the viewer role they can change nothing there.
     user, created = get_user_model().objects.get_or_create(username=username,
-                                                           defaults={"is_staff": False})
+                                                           defaults={"is_staff": True})
     if created:
         user.set_password(DEMO_PASSWORD)
         user.save(update_fields=["password"])

@@ -1,5 +1,6 @@
 """Wire every app's `seed_demo` into one story: directory → segments → campaign → sends →
-live interventions → evaluation (and the helpline totals its time series reads) → learning.
+live interventions → evaluation (and the helpline totals its time series reads) → learning
+→ the demo chat helpline.
 Each step yields one line for the newcomer."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from campaigns.demo import seed_demo as seed_campaign
 from delivery.demo import seed_demo as seed_delivery
 from directory.demo import seed_demo as seed_directory
 from evaluation.demo import seed_demo as seed_evaluation
+from helpline.demo import seed_demo_helpline
 from interventions.demo import seed_demo as seed_interventions
 from interventions.demo import simulate_helpline_totals
 from learning.demo import seed_demo_learning
@@ -37,3 +39,10 @@ def seed_capabilities(demo: dict[str, Any]) -> Iterator[str]:
         yield f"Interventions: {days} days of simulated helpline totals for the time series"
     yield seed_demo_learning(programme=programme, manager=demo["manager"],
                              reviewer=demo["reviewer"])
+    yield _seed_helpline(programme)
+
+
+def _seed_helpline(programme: Any) -> str:
+    chat = seed_demo_helpline(programme=programme)
+    return (f"Helpline: the person's chat page {chat['person_page']} and the counsellor "
+            f"console {chat['console']} ({chat['counsellor_login']} / {chat['password']})")

@@ -22,6 +22,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -99,6 +100,18 @@ def check(client, address: str, *, key: str) -> None:
         assert page.status_code == 200, address
         assert b"outreach-intervention.js" in page.content, address
         assert page.context["partner"].slug == "demo-platform"
+    elif path.startswith("/help/chat/"):
+        page = client.get(path)
+        assert page.status_code == 200 and b"quick" in page.content.lower(), address
+        assert not page.cookies, "the person's page sets no cookie"
+    elif path.startswith("/help/console/"):
+        from helpline.demo import DEMO_PASSWORD as COUNSELLOR_PASSWORD
+
+        staff = Client()  # the counsellor's own window
+        done = staff.post(f"/admin/login/?next={path}", {"username": "demo-counsellor",
+                                                          "password": COUNSELLOR_PASSWORD},
+                          follow=True)
+        assert done.status_code == 200 and b'id="claim-next"' in done.content, address
     elif path.startswith("/api/docs/"):
         page = client.get(path)
         assert page.status_code == 200 and b"swagger" in page.content.lower(), address
@@ -117,7 +130,7 @@ def test_the_readme_lists_the_addresses_the_demo_prints(demo) -> None:
     readme = set(readme_addresses().values())
     printed = set(ADDRESS.findall("\n".join(summary_lines(port=8000, mail_port=1025))))
     assert {f"{BASE}/admin/", f"{BASE}/demo/partner/", f"{BASE}/api/docs/",
-            f"{BASE}/healthz"} <= readme
+            f"{BASE}/healthz", f"{BASE}/help/chat/demo-chat/", f"{BASE}/help/console/"} <= readme
     assert printed == readme
 
 

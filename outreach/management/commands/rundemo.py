@@ -1,5 +1,8 @@
 """Run the whole demo on this machine: web server, Celery worker and beat, and a mail sink.
 
+The web server is uvicorn with outreach.asgi (pages and the helpline's WebSockets in one
+process, in-memory channel layer); static files come through WhiteNoise as under gunicorn.
+
 With --seed it seeds the demo first (as `demo_seed`) and prints the login, the new partner key
 and the addresses once the web server answers, after the workers' start-up banners, so the key
 does not scroll away. Ctrl-C stops all of them.
@@ -17,13 +20,20 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.urls import reverse
 
+from helpline.demo import DEMO_PASSWORD as HELPLINE_PASSWORD
 from outreach.management.commands import demo_seed
+
+HELPLINE_LOGIN = "demo-counsellor"
 
 PROCESSES = {
     "mail": [sys.executable, "-m", "outreach.mailsink", "--port", "{mail_port}",
              "--directory", "{var}/mail"],
-    "web": [sys.executable, "manage.py", "runserver", "--noreload", "127.0.0.1:{port}"],
+    # One ASGI process serves the pages and the helpline's WebSockets, with the in-memory
+    # channel layer (see WEB_ENV): the chat's notifications stay inside this process.
+    "web": [sys.executable, "-m", "uvicorn", "outreach.asgi:application", "--host", "127.0.0.1",
+            "--port", "{port}", "--ws", "websockets-sansio", "--log-level", "info"],
     "worker": [sys.executable, "-m", "celery", "-A", "outreach", "worker", "--loglevel", "INFO",
                "--concurrency", "1", "--pool", "solo",
                "-Q", "default,fanout,send,maintenance,evaluation"],
@@ -33,6 +43,7 @@ PROCESSES = {
 
 
 STARTUP_GRACE_SECONDS = 3.0
+WEB_ENV = {"CHANNEL_LAYER_URL": ""}  # the in-memory channel layer, even when REDIS_URL is set
 
 
 def summary_lines(*, port: int, mail_port: int, key: str | None = None) -> list[str]:
@@ -45,6 +56,10 @@ def summary_lines(*, port: int, mail_port: int, key: str | None = None) -> list[
         "Outreach demo is running:",
         f"  Admin                {base}/admin/",
         f"  Demo partner page    {base}/demo/partner/",
+        f"  Helpline chat        {base}{reverse('helpline:chat', args=['demo-chat'])} "
+        "(the person's page: open it in one window)",
+        f"  Counsellor console   {base}{reverse('helpline:console')} (in another window) "
+        f"- {HELPLINE_LOGIN} / {HELPLINE_PASSWORD}",
         f"  API docs             {base}/api/docs/",
         f"  Health               {base}/healthz",
         f"  Mail sink            127.0.0.1:{mail_port}, kept in {settings.VAR_DIR}/mail/",
@@ -76,7 +91,8 @@ class Command(BaseCommand):
         values = {"port": port, "mail_port": mail_port, "var": settings.VAR_DIR}
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "DEMO_PAGES": "1"}
         children = {
-            name: subprocess.Popen([part.format(**values) for part in command], env=env)
+            name: subprocess.Popen([part.format(**values) for part in command],
+                                   env={**env, **WEB_ENV} if name == "web" else env)
             for name, command in PROCESSES.items()
         }
         self.wait_ready(port, children)
