@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import DomainError, InvalidInput
 from helpline import presenters, selectors, services, throttle
@@ -51,14 +51,43 @@ def _body(request: HttpRequest) -> dict:
     return data
 
 
-def _answers_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except DomainError as error:
-            return _json(error.as_dict(), status=error.status_code)
-    return wrapper
+def json_endpoint(method: str, *, person: bool = False, staff: bool = False,
+                  conversation: bool = False) -> Callable[[Callable[..., HttpResponse]],
+                                                          Callable[..., HttpResponse]]:
+    """The preamble every JSON endpoint shares, in one place:
+
+    - one HTTP method (405 otherwise); a domain error answers as JSON with its status (never an
+      HTML error page, never a 500);
+    - ``person``: token-authenticated. The conversation named by ``Authorization: Bearer
+      <token>`` is passed as ``conversation``; an unknown, tampered or purged token is a 404.
+      No cookie authenticates these requests, so they are CSRF-exempt;
+    - ``staff``: login required (session + CSRF); the signed-in user's counsellor record is
+      passed as ``counsellor`` (none: 404); with ``conversation``, the URL's
+      ``conversation_id`` is looked up through that counsellor's helpline and passed as
+      ``conversation`` (another organisation's, or a colleague's for a counsellor: 404).
+    """
+    allowed = require_http_methods([method])
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                if person:
+                    kwargs["conversation"] = _person_conversation(request)
+                if staff:
+                    counsellor = kwargs["counsellor"] = _counsellor(request)
+                    if conversation:
+                        kwargs["conversation"] = _staff_conversation(
+                            counsellor, kwargs.pop("conversation_id"))
+                return view(request, *args, **kwargs)
+            except DomainError as error:
+                return _json(error.as_dict(), status=error.status_code)
+
+        checked = allowed(wrapper)
+        if staff:
+            return login_required(checked)
+        return csrf_exempt(checked)  # person endpoints and the public start/resume
+    return decorate
 
 
 # --- the person --------------------------------------------------------------------------------
@@ -105,9 +134,7 @@ def resource_status(request: HttpRequest, resource_id: int) -> HttpResponse:
     return status(request, helpline.slug)
 
 
-@csrf_exempt
-@require_POST
-@_answers_errors
+@json_endpoint("POST")
 def start(request: HttpRequest, slug: str) -> HttpResponse:
     helpline = _helpline(slug)
     data = _body(request)
@@ -124,9 +151,7 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
                   **presenters.person_view(started.conversation, after=0)}, 201)
 
 
-@csrf_exempt
-@require_POST
-@_answers_errors
+@json_endpoint("POST")
 def resume(request: HttpRequest, slug: str) -> HttpResponse:
     helpline = _helpline(slug)
     data = _body(request)
@@ -155,21 +180,15 @@ def _after(request: HttpRequest) -> int:
         raise InvalidInput("A whole number.", field="after") from error
 
 
-@csrf_exempt
-@require_GET
-@_answers_errors
-def person_poll(request: HttpRequest) -> HttpResponse:
+@json_endpoint("GET", person=True)
+def person_poll(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     """The polling fallback (and heartbeat): state, queue position, messages after `after`."""
-    conversation = _person_conversation(request)
     services.person_seen(conversation=conversation)
     return _json(presenters.person_view(conversation, after=_after(request)))
 
 
-@csrf_exempt
-@require_POST
-@_answers_errors
-def person_message(request: HttpRequest) -> HttpResponse:
-    conversation = _person_conversation(request)
+@json_endpoint("POST", person=True)
+def person_message(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     if not throttle.message_allows(conversation.pk, sender=Sender.PERSON):
         return _json({"detail": "You are sending messages very fast. Please wait a moment."}, 429)
     result = services.message_post(conversation=conversation, text=_body(request).get("text"),
@@ -177,11 +196,8 @@ def person_message(request: HttpRequest) -> HttpResponse:
     return _json(result, 201)
 
 
-@csrf_exempt
-@require_POST
-@_answers_errors
-def person_leave(request: HttpRequest) -> HttpResponse:
-    conversation = _person_conversation(request)
+@json_endpoint("POST", person=True)
+def person_leave(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     row = services.person_leave(conversation=conversation)
     return _json({"state": row.state})
 
@@ -213,28 +229,21 @@ def console(request: HttpRequest) -> HttpResponse:
         "offered": presenters.OFFERED_CHOICES, "categories": presenters.SAFEGUARDING_CHOICES}))
 
 
-@login_required
-@require_GET
-def console_state(request: HttpRequest) -> HttpResponse:
-    counsellor = _counsellor(request)
+@json_endpoint("GET", staff=True)
+def console_state(request: HttpRequest, counsellor: Counsellor) -> HttpResponse:
     services.counsellor_heartbeat(counsellor=counsellor)
     return _json(presenters.console_state(counsellor, at=timezone.now()))
 
 
-@login_required
-@require_POST
-@_answers_errors
-def console_presence(request: HttpRequest) -> HttpResponse:
+@json_endpoint("POST", staff=True)
+def console_presence(request: HttpRequest, counsellor: Counsellor) -> HttpResponse:
     counsellor = services.counsellor_presence_set(
-        counsellor=_counsellor(request), presence=str(_body(request).get("presence") or ""))
+        counsellor=counsellor, presence=str(_body(request).get("presence") or ""))
     return _json({"presence": counsellor.presence})
 
 
-@login_required
-@require_POST
-@_answers_errors
-def console_claim(request: HttpRequest) -> HttpResponse:
-    counsellor = _counsellor(request)
+@json_endpoint("POST", staff=True)
+def console_claim(request: HttpRequest, counsellor: Counsellor) -> HttpResponse:
     wanted = _body(request).get("conversation")
     if wanted is not None and selectors.staff_conversation(
             counsellor=counsellor, conversation_id=wanted) is None:
@@ -245,32 +254,23 @@ def console_claim(request: HttpRequest) -> HttpResponse:
     return _json({"conversation": str(conversation.pk)})
 
 
-@login_required
-@require_GET
-@_answers_errors
-def console_conversation(request: HttpRequest, conversation_id: str) -> HttpResponse:
-    counsellor = _counsellor(request)
-    conversation = _staff_conversation(counsellor, conversation_id)
+@json_endpoint("GET", staff=True, conversation=True)
+def console_conversation(request: HttpRequest, counsellor: Counsellor,
+                         conversation: Conversation) -> HttpResponse:
     return _json(presenters.staff_view(conversation, counsellor, after=_after(request)))
 
 
-@login_required
-@require_POST
-@_answers_errors
-def console_message(request: HttpRequest, conversation_id: str) -> HttpResponse:
-    counsellor = _counsellor(request)
-    conversation = _staff_conversation(counsellor, conversation_id)
+@json_endpoint("POST", staff=True, conversation=True)
+def console_message(request: HttpRequest, counsellor: Counsellor,
+                    conversation: Conversation) -> HttpResponse:
     result = services.message_post(conversation=conversation, text=_body(request).get("text"),
                                    sender=Sender.COUNSELLOR, counsellor=counsellor)
     return _json(result, 201)
 
 
-@login_required
-@require_POST
-@_answers_errors
-def console_transfer(request: HttpRequest, conversation_id: str) -> HttpResponse:
-    counsellor = _counsellor(request)
-    conversation = _staff_conversation(counsellor, conversation_id)
+@json_endpoint("POST", staff=True, conversation=True)
+def console_transfer(request: HttpRequest, counsellor: Counsellor,
+                     conversation: Conversation) -> HttpResponse:
     to = selectors.counsellors_on(counsellor.helpline).filter(
         pk=_int(_body(request).get("to"), "to")).first()
     if to is None:
@@ -279,12 +279,9 @@ def console_transfer(request: HttpRequest, conversation_id: str) -> HttpResponse
     return _json({"counsellor": to.display_name})
 
 
-@login_required
-@require_POST
-@_answers_errors
-def console_end(request: HttpRequest, conversation_id: str) -> HttpResponse:
-    counsellor = _counsellor(request)
-    conversation = _staff_conversation(counsellor, conversation_id)
+@json_endpoint("POST", staff=True, conversation=True)
+def console_end(request: HttpRequest, counsellor: Counsellor,
+                conversation: Conversation) -> HttpResponse:
     data = _body(request)
     record = services.conversation_end(
         conversation=conversation, by=counsellor, caller_type=str(data.get("caller_type") or ""),
@@ -293,22 +290,17 @@ def console_end(request: HttpRequest, conversation_id: str) -> HttpResponse:
     return _json({"contact_record": record.pk}, 201)
 
 
-@login_required
-@require_POST
-@_answers_errors
-def console_flag(request: HttpRequest, conversation_id: str) -> HttpResponse:
-    counsellor = _counsellor(request)
-    conversation = _staff_conversation(counsellor, conversation_id)
+@json_endpoint("POST", staff=True, conversation=True)
+def console_flag(request: HttpRequest, counsellor: Counsellor,
+                 conversation: Conversation) -> HttpResponse:
     flag = services.flag_raise(conversation=conversation, by=counsellor,
                                category=str(_body(request).get("category") or ""))
     return _json({"flag": flag.pk, "acknowledge_by": flag.acknowledge_by.isoformat()}, 201)
 
 
-@login_required
-@require_POST
-@_answers_errors
-def console_acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
-    counsellor = _counsellor(request)
+@json_endpoint("POST", staff=True)
+def console_acknowledge(request: HttpRequest, counsellor: Counsellor, flag_id: int
+                        ) -> HttpResponse:
     flag = SafeguardingFlag.objects.filter(pk=flag_id, helpline_id=counsellor.helpline_id).first()
     if flag is None:
         raise Http404
