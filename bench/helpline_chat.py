@@ -133,7 +133,7 @@ class Uvicorn:
         command = [sys.executable, "-m", "uvicorn", "_helpline_asgi:application",
                    "--app-dir", str(ROOT / "bench"), "--host", "127.0.0.1", "--port", str(port),
                    "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
-                   "--ws", "websockets", "--log-level", "warning", "--no-access-log",
+                   "--ws", "websockets-sansio", "--log-level", "warning", "--no-access-log",
                    "--backlog", "4096", "--ws-ping-interval", "0"]
         self.process = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ))
 

@@ -318,8 +318,12 @@ if CHANNEL_LAYER_URL:
                               "max_connections": int(
                                   _env("CHANNEL_LAYER_MAX_CONNECTIONS", "500") or 500)}],
                    "prefix": _env("CHANNEL_LAYER_PREFIX", "asgi"),
+                   # Every socket of one server process shares one Redis list (its "!"
+                   # channels), and a group_send to a full list is dropped without an error:
+                   # at 500 conversations a capacity of 500 lost most notifications. Messages
+                   # are ids and sequence numbers (~200 bytes) and expire after 60 s.
                    "symmetric_encryption_keys": CHANNEL_LAYER_KEYS, "expiry": 60,
-                   "capacity": 500}}}
+                   "capacity": int(_env("CHANNEL_LAYER_CAPACITY", "20000") or 20000)}}}
 elif PRODUCTION:
     raise ImproperlyConfigured("CHANNEL_LAYER_URL or REDIS_URL must be set in production")
 else:
