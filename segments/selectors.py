@@ -18,7 +18,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from core.crypto import DecryptionError, blind_index
-from core.disclosure import DisclosedCell, DisclosurePolicy, disclose_count
+from core.disclosure import DisclosedCell
 from core.envelope import data_key_unwrap, data_keys_unwrap, unseal
 from core.pseudonyms import pseudonym_candidates
 from organisations.models import Organisation
@@ -38,6 +38,7 @@ from segments.models import (
     SegmentStatus,
     Suppression,
 )
+from segments.previews import disclosed_preview_count
 from segments.rules import Rule
 from segments.targeting import RECIPIENT_FIELD_MAP, rule_parse, rule_queryset
 
@@ -85,7 +86,7 @@ def segment_audience(*, segment: Segment, channel: str, now: datetime) -> QueryS
 
 
 def segment_count(*, segment: Segment, now: datetime, rule: Rule | None = None) -> int:
-    """The exact number of members. Internal: show it only through `_disclosed_count`."""
+    """The exact number of members. Internal: show it only through `rule_preview`."""
     return segment_members(segment=segment, now=now, rule=rule).count()
 
 
@@ -95,17 +96,15 @@ class SegmentPreview:
     samples: list[str]
 
 
-def _disclosed_count(n: int) -> DisclosedCell:
-    """The single place a segment count leaves the system: through disclosure control."""
-    return disclose_count(n, DisclosurePolicy())
-
-
 def rule_preview(*, organisation: Organisation, rule: Rule, now: datetime) -> SegmentPreview:
-    """Count and a few sample pseudonyms of the stored recipients a rule selects."""
+    """Count and a few sample pseudonyms of the stored recipients a rule selects. The single
+    place a segment count leaves the system: disclosure control, and refused when the set
+    differs from a recently previewed one by a few people (``segments.previews``)."""
     members = rule_queryset(Recipient.objects.filter(organisation=organisation,
                                                      status=RecipientStatus.ACTIVE))
     members = members.filter(rule.to_q(now=now, field_map=RECIPIENT_FIELD_MAP))
-    count = _disclosed_count(members.count())
+    count = disclosed_preview_count(organisation_id=organisation.pk,
+                                    members=list(members.values_list("pk", flat=True)))
     samples: list[str] = []
     if not count.suppressed:
         # Samples of a suppressed count would reveal how small it is.
