@@ -15,6 +15,7 @@ from campaigns.content import campaign_content_intact
 from campaigns.models import ArmKind, AssignmentDesign, Campaign, CampaignStatus
 from campaigns.rendering import message_validate
 from campaigns.schedules import schedule_problems
+from campaigns.selectors import flights_ended
 from core.errors import InvalidInput
 from directory.selectors import Signpost, help_resources_for
 
@@ -89,7 +90,7 @@ def flight_problems(campaign: Campaign, *, at: datetime) -> list[str]:
     flights = list(campaign.flights.all())
     if not flights:
         return ["No flight (active date range) is defined."]
-    if all(f.ends_at is not None and f.ends_at <= at for f in flights):
+    if flights_ended(((f.starts_at, f.ends_at) for f in flights), at):
         return ["Every flight has already ended."]
     return []
 

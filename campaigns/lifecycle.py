@@ -24,6 +24,7 @@ from campaigns.content import campaign_content, campaign_content_hash, campaign_
 from campaigns.launch import help_resource_problems, launch_problems
 from campaigns.models import Campaign, CampaignStatus, Schedule
 from campaigns.schedules import schedule_next_fire
+from campaigns.selectors import flights_ended
 from core.errors import Conflict, Forbidden, InvalidInput
 from evaluation.services import plan_lock_for_campaign
 from organisations.review import four_eyes_refusal
@@ -195,7 +196,7 @@ def campaign_sweep(*, now: datetime | None = None) -> dict[str, int]:
     live = Campaign.objects.filter(status__in=[S.RUNNING, S.PAUSED]).prefetch_related("flights")
     for campaign in live:
         flights = list(campaign.flights.all())
-        if flights and all(f.ends_at is not None and f.ends_at <= now for f in flights):
+        if flights and flights_ended(((f.starts_at, f.ends_at) for f in flights), now):
             try:
                 campaign_complete(campaign=campaign, actor=Actor.system())
                 completed += 1

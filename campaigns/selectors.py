@@ -6,7 +6,7 @@ campaigns it is enrolled in; anything else does not exist for the caller (404).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -64,6 +64,18 @@ def schedules_of(campaign: Campaign) -> QuerySet[Schedule]:
     return campaign.schedules.order_by("pk")
 
 
+def in_flight(flights: Iterable[tuple[datetime, datetime | None]], at: datetime) -> bool:
+    """The one "in flight" rule: `at` is inside a (starts_at, ends_at) span, from its start
+    (inclusive) to its end (exclusive; no end: open). `_in_flight_q` is the same rule in SQL."""
+    return any(starts <= at and (ends is None or at < ends) for starts, ends in flights)
+
+
+def flights_ended(flights: Iterable[tuple[datetime, datetime | None]], at: datetime) -> bool:
+    """Every span is over at `at` (each has an end, and no end is later): none is or will be
+    in flight again."""
+    return all(ends is not None and ends <= at for _, ends in flights)
+
+
 def _in_flight_q(at: datetime) -> Q:
     return Q(flights__starts_at__lte=at) & (Q(flights__ends_at__isnull=True)
                                             | Q(flights__ends_at__gt=at))
@@ -89,8 +101,7 @@ def running_campaigns_for_partner(*, partner: Organisation, at: datetime) -> lis
 
 def campaign_in_flight(campaign: Campaign, at: datetime) -> bool:
     """Whether `at` falls inside one of the campaign's flights (uses prefetched flights)."""
-    return any(flight.starts_at <= at and (flight.ends_at is None or at < flight.ends_at)
-               for flight in campaign.flights.all())
+    return in_flight(((f.starts_at, f.ends_at) for f in campaign.flights.all()), at)
 
 
 def messages_for_arm(*, arm: Arm, channel: str, language_chain: Sequence[str]) -> Message | None:

@@ -25,6 +25,7 @@ from campaigns.assignment import CampaignArms, campaign_arms
 from campaigns.models import Campaign
 from campaigns.selectors import (
     campaign_ids_visible_to,
+    in_flight,
     messages_for_arm,
     running_campaigns_for_partner,
 )
@@ -59,7 +60,7 @@ class CampaignEntry:
     messages: dict[tuple, Any] = field(default_factory=dict, compare=False)
 
     def in_flight(self, at: datetime) -> bool:
-        return any(starts <= at and (ends is None or at < ends) for starts, ends in self.flights)
+        return in_flight(self.flights, at)
 
     def message_for(self, *, arm: Any, channel: str, language_chain: tuple[str, ...]) -> Any:
         key = (arm.pk, channel, language_chain)

@@ -46,9 +46,6 @@ from organisations.models import Organisation
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTRIBUTES = 16
-
-
 class Reason:
     SHOWN = "shown"
     HOLDOUT = "holdout"

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from interventions.services import InterventionContext
 
 _ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
-MAX_ATTRIBUTES = 16
+MAX_ATTRIBUTES = 16  # the one limit: serializers.InterventionIn (the schema) checks with it too
 _TEXT_FIELDS = (("trigger", 64, True), ("country", 8, True), ("language", 16, True),
                 ("session_id", 256, True), ("platform", 64, False))
 
@@ -40,7 +40,7 @@ def intervention_context_parse(data: Any) -> InterventionContext:
         else:
             values[name] = value if name == "session_id" else value.strip()
     attributes = data.get("attributes", {})
-    problem = _attributes_problem(attributes)
+    problem = attributes_problem(attributes)
     if problem:
         errors["attributes"] = [problem]
     if errors:
@@ -48,7 +48,7 @@ def intervention_context_parse(data: Any) -> InterventionContext:
     return InterventionContext(attributes=attributes, **values)
 
 
-def _attributes_problem(attributes: Any) -> str | None:
+def attributes_problem(attributes: Any) -> str | None:
     if not isinstance(attributes, dict):
         return "Send an object of name: value pairs."
     if len(attributes) > MAX_ATTRIBUTES:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from django.utils import timezone
@@ -11,6 +10,7 @@ from rest_framework import serializers
 
 from core.bounds import day_problem
 from interventions.aggregates import MAX_AGGREGATE_ROWS
+from interventions.api.inputs import attributes_problem
 from interventions.outcomes import MAX_KEY_CHARS, REPORTABLE_KINDS
 
 
@@ -38,10 +38,6 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-_ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
-MAX_ATTRIBUTES = 16
-
-
 class InterventionIn(serializers.Serializer):
     trigger = serializers.CharField(
         max_length=64, help_text="A trigger category from the vocabulary the programme defined "
@@ -60,15 +56,9 @@ class InterventionIn(serializers.Serializer):
         "number or boolean values.")
 
     def validate_attributes(self, value: dict) -> dict:
-        if len(value) > MAX_ATTRIBUTES:
-            raise serializers.ValidationError(f"At most {MAX_ATTRIBUTES} attributes.")
-        for name, item in value.items():
-            if not _ATTRIBUTE_NAME.fullmatch(name):
-                raise serializers.ValidationError(f"'{name[:70]}' is not a lower-case name.")
-            if not isinstance(item, str | int | float | bool) or (
-                    isinstance(item, str) and len(item) > 64):
-                raise serializers.ValidationError(
-                    f"'{name}' must be a string (at most 64 characters), number or boolean.")
+        problem = attributes_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
 
