@@ -27,7 +27,6 @@ Time-rotated design (partners who cannot randomise per person)
 from __future__ import annotations
 
 import bisect
-import hashlib
 import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -64,8 +63,12 @@ def assignment_key() -> bytes:
 
 def unit_interval(text: str, *, key: bytes | None = None) -> float:
     """HMAC-SHA256 of `text`, first 8 bytes as an integer divided by 2**64: a value in [0, 1)."""
-    digest = hmac.new(key or assignment_key(), text.encode(), hashlib.sha256).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
+    return _position(key or assignment_key(), text.encode())
+
+
+def _position(key: bytes, message: bytes) -> float:
+    # The one hash of assignment (unit_interval and the batch assigner both call it).
+    return int.from_bytes(hmac.digest(key, message, "sha256")[:8], "big") / 2**64
 
 
 def assignment_unit_interval(*, campaign: Campaign, subject: Pseudonym) -> float:
@@ -213,8 +216,7 @@ def arm_assigner(*, campaign: Campaign, at: datetime,
     def assign(subject: Pseudonym) -> Arm | None:
         if namespaced and not in_namespace_share(campaign=campaign, subject=subject):
             return None
-        # The digest of `assignment_unit_interval`, without re-encoding the seed every time.
-        digest = hmac.digest(key, prefix + subject.value.encode(), "sha256")
-        return slices.arm_at(int.from_bytes(digest[:8], "big") / 2**64)
+        # `assignment_unit_interval`, without re-encoding the seed every time.
+        return slices.arm_at(_position(key, prefix + subject.value.encode()))
 
     return assign
