@@ -25,6 +25,9 @@ class OrganisationScopedAdmin(admin.ModelAdmin):
     audit_admin_changes = True
     # Roles that may add, change and delete here; every member may view.
     write_roles: frozenset[str] = frozenset({"manager"})
+    # Filter facets are counts of groups ("stage: offender (12)"): not shown. Changelist
+    # counts go through the disclosure filter (templates/admin/pagination.html etc.).
+    show_facets = admin.ShowFacets.NEVER
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or user_role(request.user) is not None
