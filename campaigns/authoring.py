@@ -127,7 +127,8 @@ def _clean_partners(organisation: Organisation, partners: Iterable[Organisation]
                     .values_list("partner_id", flat=True))
     for partner in partners:
         if partner.pk not in partnered:
-            raise InvalidInput(f"'{partner.name}' is not a partner of this programme.",
+            raise InvalidInput("Unknown partner organisation(s): only organisations in "
+                               "partnership with this programme can be enrolled.",
                                field="partners")
     return partners
 

@@ -8,7 +8,8 @@ from django.db.models import Count
 
 from campaigns.models import Campaign
 from core.disclosure import DisclosedCell, Table
-from delivery.models import Delivery, DeliveryAttempt, DeliveryState
+from delivery.models import ChannelConfig, Delivery, DeliveryAttempt, DeliveryState
+from delivery.signing import verify
 from organisations.models import Organisation
 
 
@@ -79,9 +80,29 @@ def campaign_progress(*, campaign: Campaign, top_reasons: int = 5) -> Progress:
     return Progress(campaign=campaign, counts=counts, failure_reasons=reasons, retries=retries)
 
 
-def delivery_for_provider_id(*, provider_message_id: str, channel: str) -> Delivery | None:
-    """For provider callbacks: the delivery a provider's message id belongs to."""
+def delivery_for_provider_id(*, provider_message_id: str, channel: str,
+                             organisation_id: int | None = None) -> Delivery | None:
+    """For provider callbacks: the delivery a provider's message id belongs to (of that
+    organisation, when given: the one whose callback secret signed the callback)."""
     if not provider_message_id:
         return None
-    return (Delivery.objects.select_related("recipient__organisation")
-            .filter(provider_message_id=provider_message_id, channel=channel).first())
+    deliveries = Delivery.objects.select_related("recipient__organisation").filter(
+        provider_message_id=provider_message_id, channel=channel)
+    if organisation_id is not None:
+        deliveries = deliveries.filter(organisation_id=organisation_id)
+    return deliveries.first()
+
+
+def callback_signer(body: bytes, header: str, *, channel: str) -> int | None:
+    """The organisation whose `channel` callback secret signed `body`, or None.
+
+    Checked before anything about the callback is looked up, so an unsigned caller learns
+    nothing (not whether a message id exists); the secrets are per organisation, so each
+    configured one is tried (a handful of HMACs)."""
+    if not header:
+        return None
+    for config in ChannelConfig.objects.filter(channel=channel).order_by("pk"):
+        secret = config.secrets().get("callback_secret", "")
+        if secret and verify(body, header, secret=secret):
+            return config.organisation_id
+    return None

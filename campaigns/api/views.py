@@ -128,7 +128,10 @@ def campaign_fields(organisation: Organisation, data: dict) -> dict:
         data["segments"] = segments
     if "partners" in data:
         slugs = set(data["partners"])
-        partners = list(Organisation.objects.filter(slug__in=slugs))
+        # Only this programme's partners: another organisation's slug gets the answer of an
+        # unknown one (naming it would tell that it exists, and its display name).
+        partners = list(Organisation.objects.filter(
+            slug__in=slugs, programme_partnerships__programme=organisation).distinct())
         if len(partners) != len(slugs):
             raise InvalidInput("Unknown partner organisation(s).", field="partners")
         data["partners"] = partners

@@ -14,9 +14,8 @@ from rest_framework.views import APIView
 from core.edge import CheckedFormParser, CheckedJSONParser
 from delivery import selectors
 from delivery.api import serializers as s
-from delivery.models import ChannelConfig
 from delivery.services import delivery_status_update
-from delivery.signing import HEADER, verify
+from delivery.signing import HEADER
 from organisations.api.principal import caller_organisation
 from organisations.models import ApiScope
 
@@ -44,7 +43,9 @@ class SmsStatusView(APIView):
 
     The provider signs each callback with the SMS channel's `callback_secret`:
     `Outreach-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>." + raw body)>`
-    (see delivery/README.md). Unknown message ids are a 404, a bad signature a 403.
+    (see delivery/README.md). The signature is checked before anything is looked up: a bad
+    or missing one is a 403 whatever the body holds; then a malformed body is a 400 and a
+    message id unknown to the signing organisation a 404.
     """
 
     authentication_classes: list = []
@@ -59,25 +60,29 @@ class SmsStatusView(APIView):
                                      required=True, description="t=<unix>,v1=<hex>")],
         responses={200: s.SmsStatusOutput,
                    400: OpenApiResponse(description="A field is missing or malformed."),
-                   403: OpenApiResponse(description="The signature does not verify."),
-                   404: OpenApiResponse(description="No SMS with this MessageSid.")},
+                   403: OpenApiResponse(description="The signature does not verify (checked "
+                                        "first, before the body is read or anything looked "
+                                        "up)."),
+                   404: OpenApiResponse(description="No SMS with this MessageSid (of the "
+                                        "signing organisation).")},
         examples=[OpenApiExample("Delivered", request_only=True, value={
             "MessageSid": "SM00000001", "MessageStatus": "delivered"})],
         operation_id="sms_status_callback", auth=[])
     def post(self, request: Request) -> Response:
         body = request.body  # read before request.data consumes the stream
+        # The signature first: an unsigned caller learns nothing, not even whether an id exists.
+        organisation_id = selectors.callback_signer(body, request.headers.get(HEADER, ""),
+                                                    channel="sms")
+        if organisation_id is None:
+            raise PermissionDenied("The signature does not verify.")
         data = s.SmsStatusInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         delivery = selectors.delivery_for_provider_id(
-            provider_message_id=fields["MessageSid"], channel="sms")
+            provider_message_id=fields["MessageSid"], channel="sms",
+            organisation_id=organisation_id)
         if delivery is None:
             raise Http404
-        config = ChannelConfig.objects.filter(organisation_id=delivery.organisation_id,
-                                              channel="sms").first()
-        secret = config.secrets().get("callback_secret", "") if config else ""
-        if not verify(body, request.headers.get(HEADER, ""), secret=secret):
-            raise PermissionDenied("The signature does not verify.")
         update = delivery_status_update(delivery=delivery, status=fields["MessageStatus"],
                                         error_code=fields.get("ErrorCode", ""))
         return Response(s.SmsStatusOutput({"state": update.state,

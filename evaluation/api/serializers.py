@@ -50,7 +50,11 @@ class PlanInput(serializers.Serializer):
     alpha = serializers.FloatField(min_value=0.0001, max_value=0.4999)
     power = serializers.FloatField(min_value=0.01, max_value=0.9999)
     baseline_rate = serializers.FloatField(min_value=1e-9, max_value=0.999999)
-    minimum_detectable_effect = serializers.FloatField(min_value=-1e6, max_value=1e6)
+    minimum_detectable_effect = serializers.FloatField(
+        min_value=-1e6, max_value=1e6,
+        help_text="Not zero. With mde_is_relative a share of the baseline (0.2: +20 %), else "
+        "an absolute difference; baseline plus effect must stay strictly between 0 and 1, and "
+        "the plan may need at most the documented sample per arm (400 naming this field).")
     mde_is_relative = serializers.BooleanField(default=True)
     analysis_method = serializers.ChoiceField(choices=AnalysisMethod.choices, required=False)
     sequential = serializers.BooleanField(default=False)

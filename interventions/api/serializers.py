@@ -115,7 +115,8 @@ class InterventionOut(serializers.Serializer):
 
 
 class OutcomeIn(serializers.Serializer):
-    """Documentation of one event (also one NDJSON line); checked by interventions.outcomes."""
+    """One event (also one NDJSON line). Give either `intervention_id` or `referral_code`,
+    not both; no other fields; leave a field out rather than sending null."""
 
     kind = serializers.ChoiceField(choices=[str(k) for k in REPORTABLE_KINDS])
     idempotency_key = serializers.CharField(

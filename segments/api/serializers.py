@@ -171,6 +171,8 @@ class RecipientExport(RecipientFields):
 
 
 class SuppressionInput(serializers.Serializer):
+    """Give either `value` (an address or number) or `recipient` (an id), not both."""
+
     channel = serializers.ChoiceField(choices=ContactChannel.choices)
     reason = serializers.ChoiceField(choices=SuppressionReason.choices)
     value = serializers.CharField(required=False, max_length=320,

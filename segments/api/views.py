@@ -6,11 +6,11 @@ import hashlib
 import hmac
 
 from django.db import transaction
-from django.http import QueryDict
+from django.http import Http404, QueryDict
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied, UnsupportedMediaType, ValidationError
 from rest_framework.parsers import BaseParser
@@ -224,7 +224,9 @@ class RecipientLookupView(APIView):
 
     read_scope = ApiScope.RECIPIENTS_READ
 
-    @extend_schema(request=s.RecipientLookupInput, responses=s.RecipientOutput,
+    @extend_schema(request=s.RecipientLookupInput,
+                   responses={200: s.RecipientOutput, 404: OpenApiResponse(
+                       description="No recipient with this reference.")},
                    operation_id="recipients_lookup")
     def post(self, request: Request) -> Response:
         data = valid(s.RecipientLookupInput, request)
@@ -338,8 +340,12 @@ class SuppressionListView(generics.ListAPIView):
         data = valid(s.SuppressionInput, request)
         organisation = caller_organisation(request)
         recipient = None
-        if "recipient" in data:
-            recipient = selectors.recipient_get(organisation=organisation, pk=data["recipient"])
+        if "recipient" in data:  # a body field: an unknown id is a 400 naming it
+            try:
+                recipient = selectors.recipient_get(organisation=organisation,
+                                                    pk=data["recipient"])
+            except Http404:
+                raise InvalidInput("Unknown recipient id.", field="recipient") from None
         suppression, created = services.suppression_add(
             organisation=organisation, channel=data["channel"], reason=data["reason"],
             value=data.get("value"), recipient=recipient, note=data["note"],
@@ -394,7 +400,10 @@ class SmsInboundView(APIView):
     parser_classes: list = []
 
     @extend_schema(request={"application/x-www-form-urlencoded": s.SmsInboundForm},
-                   responses=s.SmsInboundResult, auth=[], operation_id="sms_inbound",
+                   responses={200: s.SmsInboundResult, 403: OpenApiResponse(
+                       description="Missing or wrong signature, or an unknown organisation "
+                       "(the same answer).")},
+                   auth=[], operation_id="sms_inbound",
                    parameters=[
                        OpenApiParameter(ORGANISATION_HEADER, str, OpenApiParameter.HEADER,
                                         required=True),

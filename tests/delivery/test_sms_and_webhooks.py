@@ -189,3 +189,25 @@ def test_status_callbacks_with_a_bad_signature_or_unknown_id_are_refused(tenant,
     assert missing.status_code == 400 and "MessageSid" in missing.content.decode()
     delivery.refresh_from_db()
     assert delivery.state == "sent"
+
+
+def test_the_status_callback_checks_the_signature_before_looking_anything_up(
+        tenant, other_tenant, http_sink, anonymous_client, django_assert_max_num_queries):
+    """Unsigned, a known id, an unknown id and a malformed body get the same 403: nobody
+    learns which message ids exist. Signed by another organisation, a known id is a 404."""
+    delivery = _sent_sms(tenant, http_sink)
+    for payload in ({"MessageSid": delivery.provider_message_id, "MessageStatus": "failed"},
+                    {"MessageSid": "SMnope", "MessageStatus": "failed"},
+                    {"MessageStatus": "nonsense"}):
+        with django_assert_max_num_queries(1):  # the channel secrets only, no delivery
+            response = _callback(anonymous_client, payload, secret="guess")
+        assert response.status_code == 403, payload
+    channel_config(other_tenant.organisation, "sms",
+                   settings={"base_url": http_sink.url, "account_sid": "AC9",
+                             "from_number": "+447700900001"},
+                   secrets={"auth_token": "t", "callback_secret": "other-secret"})
+    theirs = _callback(anonymous_client, {"MessageSid": delivery.provider_message_id,
+                                          "MessageStatus": "failed"}, secret="other-secret")
+    assert theirs.status_code == 404
+    delivery.refresh_from_db()
+    assert delivery.state == "sent"
