@@ -34,8 +34,6 @@ from helpline.models import (
     Message,
     Offered,
     Presence,
-    SafeguardingCategory,
-    SafeguardingFlag,
     Sender,
 )
 from helpline.selectors import helpline_capacity
@@ -115,7 +113,7 @@ def _outcome_record(*, conversation: Conversation, attribution: Attribution,
 
 # --- the person --------------------------------------------------------------------------------
 
-def _choice(value: str, choices: type, field: str, default: str) -> str:
+def checked_choice(value: str, choices: type, field: str, default: str) -> str:
     value = (value or default).strip()
     if value not in choices.values:  # type: ignore[attr-defined]
         raise InvalidInput(f"Use one of: {', '.join(choices.values)}.",  # type: ignore[attr-defined]
@@ -127,8 +125,8 @@ def conversation_start(*, helpline: Helpline, caller_type: str = "", heard_via: 
                        via: str = "", referral_code: str = "",
                        at: datetime | None = None) -> Started:
     at = at or timezone.now()
-    caller_type = _choice(caller_type, CallerType, "caller_type", CallerType.NOT_SAID)
-    heard_via = _choice(heard_via, HeardVia, "heard_via", HeardVia.NOT_SAID)
+    caller_type = checked_choice(caller_type, CallerType, "caller_type", CallerType.NOT_SAID)
+    heard_via = checked_choice(heard_via, HeardVia, "heard_via", HeardVia.NOT_SAID)
     attribution = attribution_for(helpline=helpline, via=via, referral_code=referral_code)
     if attribution.exposure is not None:
         heard_via = HeardVia.SIGNED_LINK
@@ -324,7 +322,7 @@ def counsellor_add(*, helpline: Helpline, user: object, display_name: str, actor
 
 def counsellor_presence_set(*, counsellor: Counsellor, presence: str,
                             at: datetime | None = None) -> Counsellor:
-    presence = _choice(presence, Presence, "presence", Presence.OFFLINE)
+    presence = checked_choice(presence, Presence, "presence", Presence.OFFLINE)
     at = at or timezone.now()
     with transaction.atomic():
         changed = counsellor.presence != presence
@@ -396,7 +394,7 @@ def conversation_end(*, conversation: Conversation, by: Counsellor, caller_type:
                      at: datetime | None = None) -> ContactRecord:
     """End the chat with its contact record (categories, and a note sealed with its key)."""
     at = at or timezone.now()
-    caller_type = _choice(caller_type, CallerType, "caller_type", CallerType.NOT_SAID)
+    caller_type = checked_choice(caller_type, CallerType, "caller_type", CallerType.NOT_SAID)
     concerns = _choices(concerns, Concern, "concerns")
     offered = _choices(offered, Offered, "offered")
     if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
@@ -431,91 +429,6 @@ def _choices(values: object, choices: type, field: str) -> list[str]:
     if unknown:
         raise InvalidInput(f"Unknown: {', '.join(unknown)}.", field=field)
     return sorted(set(values))
-
-
-# --- safeguarding ------------------------------------------------------------------------------
-
-def flag_raise(*, conversation: Conversation, by: Counsellor, category: str,
-               at: datetime | None = None) -> SafeguardingFlag:
-    at = at or timezone.now()
-    category = _choice(category, SafeguardingCategory, "category", "")
-    helpline = conversation.helpline
-    with transaction.atomic():
-        flag = SafeguardingFlag.objects.create(
-            conversation=conversation, helpline=helpline, category=category, raised_by=by,
-            raised_at=at, acknowledge_by=at + timedelta(minutes=helpline.acknowledgement_minutes))
-        audit_record(organisation=helpline.organisation, actor=Actor(user=by.user),
-                     action="helpline.safeguarding_raised", target=flag,
-                     changes={"category": category, "conversation": str(conversation.pk)})
-        notify.queue_changed(helpline.pk)
-    return flag
-
-
-def flag_acknowledge(*, flag: SafeguardingFlag, by: Counsellor,
-                     at: datetime | None = None) -> SafeguardingFlag:
-    if by.role == CounsellorRole.COUNSELLOR or by.helpline_id != flag.helpline_id:
-        raise Forbidden("A supervisor acknowledges safeguarding flags.")
-    with transaction.atomic():
-        updated = SafeguardingFlag.objects.filter(pk=flag.pk, acknowledged_at__isnull=True) \
-            .update(acknowledged_by=by, acknowledged_at=at or timezone.now())
-        if not updated:
-            raise Conflict("This flag was already acknowledged.", field="flag")
-        flag.refresh_from_db()
-        audit_record(organisation=flag.helpline.organisation, actor=Actor(user=by.user),
-                     action="helpline.safeguarding_acknowledged", target=flag)
-        notify.queue_changed(flag.helpline_id)
-    return flag
-
-
-def flags_reraise_overdue(*, at: datetime | None = None) -> int:
-    """Unacknowledged past their deadline: re-raised (a new deadline, an audit row, a ping)."""
-    at = at or timezone.now()
-    count = 0
-    overdue = SafeguardingFlag.objects.select_related("helpline__organisation").filter(
-        acknowledged_at__isnull=True, acknowledge_by__lt=at)
-    for flag in overdue[:500]:
-        with transaction.atomic():
-            flag.reraised_count += 1
-            flag.acknowledge_by = at + timedelta(minutes=flag.helpline.acknowledgement_minutes)
-            flag.save(update_fields=["reraised_count", "acknowledge_by"])
-            audit_record(organisation=flag.helpline.organisation, actor=Actor.system(),
-                         action="helpline.safeguarding_reraised", target=flag,
-                         changes={"reraised_count": flag.reraised_count})
-            notify.queue_changed(flag.helpline_id)
-        count += 1
-    return count
-
-
-# --- retention ---------------------------------------------------------------------------------
-
-def conversations_purge_expired(*, at: datetime | None = None) -> int:
-    """Past the organisation's window: messages deleted, the data key destroyed (so any copy of
-    the ciphertexts, also in backups, is unreadable), token and resume hashes cleared. What is
-    left is timings and categories for the metrics; contact records keep only categories."""
-    at = at or timezone.now()
-    purged = 0
-    for helpline in Helpline.objects.select_related("organisation"):
-        expired = Conversation.objects.filter(
-            helpline=helpline, purged_at__isnull=True,
-            created_at__lt=at - timedelta(days=helpline.retention_days)).exclude(
-            state__in=(ConversationState.WAITING, ConversationState.ACTIVE))
-        ids = list(expired.values_list("pk", flat=True)[:5000])
-        if ids:
-            purged += _purge(helpline, ids, at)
-    return purged
-
-
-def _purge(helpline: Helpline, ids: list, at: datetime) -> int:
-    with transaction.atomic():
-        Message.objects.filter(conversation_id__in=ids).delete()
-        ContactRecord.objects.filter(conversation_id__in=ids).update(note="")
-        count = Conversation.objects.filter(pk__in=ids).update(
-            data_key=sealing.DESTROYED, token_hash=None, resume_hash=None, resume_expires_at=None,
-            purged_at=at)
-        audit_record(organisation=helpline.organisation, actor=Actor.system(),
-                     action="helpline.purged", target=helpline,
-                     changes={"conversations": count, "retention_days": helpline.retention_days})
-    return count
 
 
 # --- setup -------------------------------------------------------------------------------------

@@ -5,14 +5,14 @@ from __future__ import annotations
 from celery import shared_task
 from celery.schedules import crontab
 
-from helpline import pacing, services
+from helpline import pacing, retention, safeguarding, services
 
 
 @shared_task(name="helpline.housekeeping", queue="maintenance", ignore_result=True,
              soft_time_limit=50, time_limit=60)
 def housekeeping() -> dict[str, int]:
     """Re-raise overdue safeguarding flags; a waiting page gone quiet has left the queue."""
-    return {"reraised": services.flags_reraise_overdue(),
+    return {"reraised": safeguarding.flags_reraise_overdue(),
             "abandoned": services.abandon_stale_waiting()}
 
 
@@ -25,7 +25,7 @@ def pace_campaigns() -> int:
 @shared_task(name="helpline.purge", queue="maintenance", ignore_result=True,
              soft_time_limit=1800, time_limit=1900)
 def purge() -> int:
-    return services.conversations_purge_expired()
+    return retention.conversations_purge_expired()
 
 
 BEAT_SCHEDULE = {

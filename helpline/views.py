@@ -22,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import DomainError, InvalidInput
-from helpline import presenters, selectors, services, throttle
+from helpline import presenters, safeguarding, selectors, services, throttle
 from helpline.models import Conversation, Counsellor, CounsellorRole, SafeguardingFlag, Sender
 
 MAX_BODY_BYTES = 16 * 1024
@@ -293,7 +293,7 @@ def console_end(request: HttpRequest, counsellor: Counsellor,
 @json_endpoint("POST", staff=True, conversation=True)
 def console_flag(request: HttpRequest, counsellor: Counsellor,
                  conversation: Conversation) -> HttpResponse:
-    flag = services.flag_raise(conversation=conversation, by=counsellor,
+    flag = safeguarding.flag_raise(conversation=conversation, by=counsellor,
                                category=str(_body(request).get("category") or ""))
     return _json({"flag": flag.pk, "acknowledge_by": flag.acknowledge_by.isoformat()}, 201)
 
@@ -306,7 +306,7 @@ def console_acknowledge(request: HttpRequest, counsellor: Counsellor, flag_id: i
         raise Http404
     if counsellor.role == CounsellorRole.COUNSELLOR:
         return _json({"detail": "A supervisor acknowledges safeguarding flags."}, 403)
-    services.flag_acknowledge(flag=flag, by=counsellor)
+    safeguarding.flag_acknowledge(flag=flag, by=counsellor)
     return _json({"acknowledged": True})
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, Forbidden, InvalidInput, PayloadTooLarge
 from evaluation.models import Exposure, Outcome
-from helpline import selectors, services
+from helpline import retention, safeguarding, selectors, services
 from helpline.models import ContactRecord, Conversation, Message, SafeguardingFlag
 from interventions.links import via_token
 from organisations.models import AuditEvent
@@ -178,16 +178,16 @@ def test_a_safeguarding_flag_not_acknowledged_in_time_is_reraised_with_an_audit_
     w = helpline_world(acknowledgement_minutes=10)
     conversation = services.conversation_start(helpline=w.helpline).conversation
     services.conversation_claim(counsellor=w.counsellor)
-    flag = services.flag_raise(conversation=conversation, by=w.counsellor,
+    flag = safeguarding.flag_raise(conversation=conversation, by=w.counsellor,
                                category="child_at_risk")
-    assert services.flags_reraise_overdue(at=timezone.now() + timedelta(minutes=5)) == 0
-    assert services.flags_reraise_overdue(at=timezone.now() + timedelta(minutes=11)) == 1
+    assert safeguarding.flags_reraise_overdue(at=timezone.now() + timedelta(minutes=5)) == 0
+    assert safeguarding.flags_reraise_overdue(at=timezone.now() + timedelta(minutes=11)) == 1
     flag.refresh_from_db()
     assert flag.reraised_count == 1
     with pytest.raises(Forbidden):
-        services.flag_acknowledge(flag=flag, by=w.colleague)
-    services.flag_acknowledge(flag=flag, by=w.supervisor)
-    assert services.flags_reraise_overdue(at=timezone.now() + timedelta(days=1)) == 0
+        safeguarding.flag_acknowledge(flag=flag, by=w.colleague)
+    safeguarding.flag_acknowledge(flag=flag, by=w.supervisor)
+    assert safeguarding.flags_reraise_overdue(at=timezone.now() + timedelta(days=1)) == 0
     actions = set(AuditEvent.objects.filter(action__startswith="helpline.safeguarding")
                   .values_list("action", flat=True))
     assert actions == {"helpline.safeguarding_raised", "helpline.safeguarding_reraised",
@@ -204,8 +204,8 @@ def test_retention_destroys_the_key_deletes_messages_and_keeps_only_categories()
     services.conversation_end(conversation=conversation, by=w.counsellor,
                               caller_type="survivor", concerns=["past_abuse"], offered=[],
                               note="a private note")
-    assert services.conversations_purge_expired(at=timezone.now() + timedelta(days=29)) == 0
-    assert services.conversations_purge_expired(at=timezone.now() + timedelta(days=31)) == 1
+    assert retention.conversations_purge_expired(at=timezone.now() + timedelta(days=29)) == 0
+    assert retention.conversations_purge_expired(at=timezone.now() + timedelta(days=31)) == 1
     conversation.refresh_from_db()
     assert (conversation.data_key, conversation.token_hash, conversation.resume_hash) == (
         "", None, None)
