@@ -130,6 +130,11 @@ class AnalysisMethod(models.TextChoices):
         "quasi_poisson_days",
         "Rate ratio with day-level overdispersion (time-rotated designs)",
     )
+    EXACT_MID_P = (
+        "exact_mid_p",
+        "Score/Wilson intervals; mid-p exact tests and intervals when an arm has fewer "
+        "than 10 events",
+    )
 
 
 def default_guardrails() -> list[str]:

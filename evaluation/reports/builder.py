@@ -27,6 +27,7 @@ from evaluation.reports.views import (
     RateView,
 )
 from evaluation.services import plan_expected_hash, plan_hash
+from evaluation.stats import rare
 
 
 def campaign_report(*, campaign, policy: DisclosurePolicy | None = None,  # type: ignore[no-untyped-def]
@@ -72,20 +73,26 @@ def _arm_rows(ctx: ReportContext, shown: Published) -> tuple[list[ArmRow], ArmRo
                    shown[("arm", "exposures", arm.pk)], shown[("arm", "subjects", arm.pk)],
                    {k: shown[("arm", k, arm.pk)] for k in ctx.kinds},
                    {k: _rate(shown, ("rate", k, arm.pk), ctx.count(arm.pk, k),
-                             ctx.count(arm.pk, "exposures")) for k in ctx.kinds})
+                             ctx.count(arm.pk, "exposures"), ctx.mid_p) for k in ctx.kinds})
             for arm in ctx.arms]
     every = {m: sum(ctx.count(a.pk, m) for a in ctx.arms) for m in _measures(ctx)}
     totals = ArmRow(0, "All arms", "", 0.0, shown[("all", "exposures")],
                     shown[("all", "subjects")], {k: shown[("all", k)] for k in ctx.kinds},
-                    {k: _rate(shown, ("rate", k, "all"), every[k], every["exposures"])
-                     for k in ctx.kinds})
+                    {k: _rate(shown, ("rate", k, "all"), every[k], every["exposures"],
+                              ctx.mid_p) for k in ctx.kinds})
     return rows, totals
 
 
-def _rate(shown: Published, key: tuple, events: int, exposures: int) -> RateView | None:
+def _rate(shown: Published, key: tuple, events: int, exposures: int, mid_p: bool = False
+          ) -> RateView | None:
+    """Garwood's exact interval; mid-p below ``EXACT_THRESHOLD`` events when the plan says."""
     if not shown.shown(key) or exposures <= 0:
         return None
     estimate = stats.poisson_rate(events, exposures)
+    if mid_p and events < stats.EXACT_THRESHOLD:
+        low, high = rare.mid_p_poisson_limits(events)
+        scale = estimate.per / exposures
+        return RateView(estimate.rate, low * scale, high * scale, "mid_p_poisson")
     return RateView(estimate.rate, estimate.lower, estimate.upper, estimate.method)
 
 

@@ -11,6 +11,7 @@ from evaluation import stats
 from evaluation.models import UnitOfAnalysis
 from evaluation.reports.context import Counts, ReportContext
 from evaluation.reports.views import HIDDEN, CampaignReport, Comparison, StratifiedView
+from evaluation.stats import rare
 
 
 def _compare(ctx: ReportContext, shown: Published, report: CampaignReport) -> None:
@@ -45,11 +46,13 @@ def _comparison(ctx: ReportContext, shown: Published, variant, kind: str, *,  # 
         return Comparison(**head, shown=False, note=HIDDEN)
     v_k, c_k = ctx.count(variant.pk, kind), ctx.count(comparator.pk, kind)
     rates = stats.compare_rates(v_k, v_exp, c_k, c_exp)
-    rate_ratio = rates.rate_ratio
+    rate_ratio, rate_test = rates.rate_ratio, rates.test
+    if ctx.mid_p and rate_test.method == "exact_conditional_binomial":
+        rate_ratio, rate_test = rare.mid_p_rate_ratio(v_k, v_exp, c_k, c_exp)
     if ctx.unit == UnitOfAnalysis.DAY:
         rate_ratio = _quasi_poisson(rate_ratio, ctx.counts, (variant.pk, comparator.pk), kind)
     result: dict[str, Any] = {"rate_ratio": rate_ratio, "rate_difference": rates.rate_difference,
-                              "rate_test": rates.test}
+                              "rate_test": rate_test}
     note = ""
     if not rates_only:
         p = _proportions(ctx, variant, kind)
@@ -77,7 +80,15 @@ def _proportions(ctx: ReportContext, variant, kind: str):  # type: ignore[no-unt
     if pairs is None:
         return None
     (v_k, v_n), (c_k, c_n) = pairs
-    return stats.compare_proportions(v_k, v_n, c_k, c_n)
+    result = stats.compare_proportions(v_k, v_n, c_k, c_n)
+    # Each arm's own interval: Wilson under-covers below ~10 events, so exact there
+    # (Clopper-Pearson, or mid-p when the plan chose it); the test likewise (mid-p Fisher).
+    test = result.test
+    if ctx.mid_p and test.method in ("fisher_exact", "boschloo_exact"):
+        test = rare.fisher_mid_p([[v_k, v_n - v_k], [c_k, c_n - c_k]])
+    return replace(result, test=test,
+                   variant=rare.small_count_interval(v_k, v_n, mid_p=ctx.mid_p),
+                   comparator=rare.small_count_interval(c_k, c_n, mid_p=ctx.mid_p))
 
 
 def _quasi_poisson(estimate: stats.Estimate, counts: Counts, arm_ids: tuple[int, int],

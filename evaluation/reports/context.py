@@ -12,6 +12,7 @@ from core.bounds import stored_day_range
 from core.disclosure import DisclosurePolicy
 from core.vocabulary import OutcomeKind
 from evaluation.models import (
+    AnalysisMethod,
     ArmSubjectTotal,
     ComparatorKind,
     DailyCell,
@@ -86,6 +87,11 @@ class ReportContext:
         exposed = [a.pk for a in self.arms if self.count(a.pk, "exposures")]
         have = bool(exposed) and all(pk in self.counts.subjects for pk in exposed)
         return "subjects" if self.unit in PERSON_UNITS and have else "exposures"
+
+    @property
+    def mid_p(self) -> bool:
+        """The plan chose mid-p exact methods for few events (evaluation.stats.rare)."""
+        return bool(self.plan) and self.plan.analysis_method == AnalysisMethod.EXACT_MID_P
 
     @property
     def variants(self) -> list[Any]:
