@@ -15,6 +15,8 @@ power         required sample size per arm and progress towards it
 stratified    Mantel-Haenszel pooled odds/risk ratios, Breslow-Day homogeneity
 sequential    always-valid confidence sequences for a difference in proportions
 its           interrupted time series (segmented Poisson / negative binomial regression)
+rare          mid-p intervals and tests, the exact switch for small counts (import it
+              from evaluation.stats.rare)
 """
 
 from ._common import Estimate, SignificanceTest
