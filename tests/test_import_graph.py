@@ -362,6 +362,20 @@ def test_each_allowed_upward_edge_would_otherwise_be_a_cycle() -> None:
         assert source in reachable, f"{source} -> {target} is downward; not an exception"
 
 
+def test_architecture_states_the_layers_the_sources_keep() -> None:
+    """The doc's "bottom to top" line: every app imports only apps of lower layers."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    line = " ".join(text.split("bottom to top:", 1)[1].split("(", 1)[0].split())
+    layers = [re.findall(r"`(\w+)`", group) for group in line.split("<")]
+    assert sorted(app for layer in layers for app in layer) == sorted(APPS), layers
+    level = {app: n for n, layer in enumerate(layers) for app in layer}
+    graph = app_graph(collect_edges(ROOT, APPS), APPS, ALLOWED_UPWARD)
+    wrong = [f"{source} -> {target}: {edges[0].path.relative_to(ROOT)}:{edges[0].line}"
+             for source, targets in graph.items() for target, edges in targets.items()
+             if level[target] >= level[source]]
+    assert not wrong, "docs/architecture.md's layers say otherwise:\n" + "\n".join(wrong)
+
+
 def test_architecture_names_the_allowed_edges() -> None:
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     section = text.split("## Import graph", 1)
