@@ -29,6 +29,7 @@ def choice_errors_name_the_choices() -> None:
     """A refused enum value is answered with the allowed ones (issue 16): every DRF
     ChoiceField (and MultipleChoiceField) says `"x" is not a valid choice. Use one of: a, b.`
     A field with its own `invalid_choice` message keeps it."""
+    # Imported when ready() runs: DRF's fields need the app registry, this module loads first.
     from rest_framework.fields import ChoiceField
 
     if getattr(ChoiceField.fail, "names_choices", False):
