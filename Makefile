@@ -36,7 +36,7 @@ check: install
 	OUTREACH_PROFILE=production SECRET_KEY=check-deploy-$$(date +%s)-0123456789abcdefghijklmnopqrstuvwxyz \
 	  ALLOWED_HOSTS=outreach.example.org DATABASE_URL=postgres://u@127.0.0.1/outreach \
 	  REDIS_URL=redis://127.0.0.1:6379/0 CELERY_BROKER_URL=redis://127.0.0.1:6379/1 \
-	  OUTREACH_PSEUDONYM_KEYS=2026-01:$$($(PY) -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())") \
+	  OUTREACH_PSEUDONYM_KEYS=2026-01:$$($(PY) -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())"),assignment:$$($(PY) -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())") \
 	  OUTREACH_FIELD_ENCRYPTION_KEYS=k0001:$$($(PY) -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())") \
 	  OUTREACH_BLIND_INDEX_KEYS=k0001:$$($(PY) -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())") \
 	  $(PY) manage.py check --deploy --fail-level WARNING

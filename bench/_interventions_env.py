@@ -1,18 +1,21 @@
 """Shared set-up for the interventions benchmarks: PostgreSQL + Redis, seed data, gunicorn.
 
 Uses its own database (outreach_bench_interventions) and Redis DB 12 unless DATABASE_URL /
-REDIS_URL are set, so it never touches anybody's data. Everything runs on loopback.
+REDIS_URL are set, so it never touches anybody's data. Everything runs on loopback. Keys come
+from the environment as in production (fixed benchmark keys unless OUTREACH_*_KEYS are set).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from datetime import time as clock
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +32,23 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("INTERVENTIONS_RATE_PER_PARTNER", "100000000/min")
 os.environ.setdefault("API_RATE_PER_ORGANISATION", "100000000/min")
 os.environ.setdefault("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+
+def _bench_key(name: str) -> str:
+    # Fixed benchmark keys (never real data here), so runs agree on pseudonyms.
+    return base64.urlsafe_b64encode(hashlib.sha256(f"outreach-bench-{name}".encode())
+                                    .digest()).decode()
+
+
+# Keys from the environment, as in production (not the development key directory). The
+# pseudonym ring holds this month's and the next month's key (a run across midnight works)
+# and the arm-assignment key.
+_month = datetime.now(UTC).replace(day=28) + timedelta(days=4)
+os.environ.setdefault("OUTREACH_PSEUDONYM_KEYS", ",".join(
+    f"{month:%Y-%m}:{_bench_key(f'{month:%Y-%m}')}"
+    for month in (_month, datetime.now(UTC))) + f",assignment:{_bench_key('assignment')}")
+os.environ.setdefault("OUTREACH_FIELD_ENCRYPTION_KEYS", f"bench-1:{_bench_key('field')}")
+os.environ.setdefault("OUTREACH_BLIND_INDEX_KEYS", f"bench-1:{_bench_key('blind')}")
 
 
 def ensure_database() -> None:

@@ -13,6 +13,7 @@ import base64
 import functools
 import os
 import secrets
+import time
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -30,7 +31,9 @@ class MissingKeyError(ImproperlyConfigured):
 
 def period_of(moment: datetime) -> str:
     """The pseudonym key period for a moment: one key per calendar month (UTC)."""
-    return timezone.localtime(moment, UTC).strftime("%Y-%m")
+    if moment.tzinfo is not UTC:  # timezone.now() is already in UTC: no conversion
+        moment = timezone.localtime(moment, UTC)
+    return f"{moment.year:04d}-{moment.month:02d}"
 
 
 def _decode(text: str) -> bytes:
@@ -49,15 +52,31 @@ def _parse_env_ring(text: str) -> dict[str, bytes]:
     return ring
 
 
+# A directory ring is re-checked at most this often per process (a destroy in this process is
+# seen at once; in another, within this time). Production rings come from the environment.
+DIR_RING_RECHECK_SECONDS = 1.0
+_dir_rings: dict[str, tuple[float, dict[str, bytes]]] = {}
+
+
 def _read_dir_ring(directory: str) -> dict[str, bytes]:
+    checked = _dir_rings.get(directory)
+    now = time.monotonic()
+    if checked is not None and checked[0] > now:
+        return checked[1]
     try:
-        # Adding or deleting a key file changes the directory's mtime: one stat per call
-        # instead of reading every file on the hot path (a plain string path: pathlib's
-        # parsing cost more than the stat).
+        # Adding or deleting a key file changes the directory's mtime: one stat per check
+        # instead of reading every file (a plain string path: pathlib's parsing cost more than
+        # the stat).
         version = os.stat(directory).st_mtime_ns
     except FileNotFoundError:
         return {}
-    return _read_dir_ring_version(directory, version)
+    ring = _read_dir_ring_version(directory, version)
+    _dir_rings[directory] = (now + DIR_RING_RECHECK_SECONDS, ring)
+    return ring
+
+
+def dir_ring_cache_clear() -> None:
+    _dir_rings.clear()
 
 
 @functools.lru_cache(maxsize=32)
@@ -77,6 +96,7 @@ def create_key_file(directory: Path, key_id: str) -> bytes:
         return _decode(path.read_text())
     with os.fdopen(fd, "w") as handle:
         handle.write(encoded)
+    dir_ring_cache_clear()
     return _decode(encoded)
 
 
@@ -111,6 +131,7 @@ class KeyRing:
         if not path.exists():
             return False
         path.unlink()
+        dir_ring_cache_clear()
         return True
 
 

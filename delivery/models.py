@@ -137,6 +137,12 @@ class Delivery(models.Model):
             # Provider status callbacks find the row by the provider's id.
             models.Index(fields=["provider_message_id"], name="delivery_provider_id",
                          condition=~Q(provider_message_id="")),
+            # The admin dashboard's sends and failures of the day, per organisation. Partial:
+            # fan-out inserts (not yet sent, not failed) add no entry to either.
+            models.Index(fields=["organisation", "sent_at"], name="delivery_sent",
+                         condition=Q(sent_at__isnull=False)),
+            models.Index(fields=["organisation", "created_at"], name="delivery_failed",
+                         condition=Q(state="failed")),
         ]
 
     def __str__(self) -> str:

@@ -89,9 +89,11 @@ MIDDLEWARE = [
     "outreach.middleware.AdminLocaleMiddleware",
     "outreach.middleware.ApiCommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # outreach.browser_middleware: Django's own middleware, stepping aside on the API-key-only
+    # endpoints (no session can authenticate there); every other path gets it in full.
+    "outreach.browser_middleware.AuthenticationMiddleware",
+    "outreach.browser_middleware.OTPMiddleware",
+    "outreach.browser_middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -402,6 +404,14 @@ if PRODUCTION:
         raise ImproperlyConfigured(
             "production needs pseudonymisation keys: OUTREACH_PSEUDONYM_KEYS or "
             "OUTREACH_KEY_DIR/pseudonym/")
+    # Arm assignment hashes with a fixed key of the pseudonym ring (campaigns.assignment): without
+    # it every live intervention failed. It is not a period key, so retention never destroys it,
+    # and it must not change while a campaign runs (people would move between arms).
+    if not (any(item.strip().startswith("assignment:") for item in PSEUDONYM_KEYS.split(","))
+            if PSEUDONYM_KEYS else (KEY_DIR / "pseudonym" / "assignment.key").is_file()):
+        raise ImproperlyConfigured(
+            "production needs the arm-assignment key: an 'assignment:<base64 32 bytes>' entry "
+            "in OUTREACH_PSEUDONYM_KEYS (or OUTREACH_KEY_DIR/pseudonym/assignment.key)")
     if not FIELD_ENCRYPTION_KEYS and not (KEY_DIR / "field").is_dir():
         raise ImproperlyConfigured(
             "production needs field-encryption keys: OUTREACH_FIELD_ENCRYPTION_KEYS or "

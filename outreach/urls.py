@@ -28,13 +28,14 @@ def api_patterns() -> list:
 
 
 urlpatterns = [
+    # First: Django tries the patterns in order, and this holds the hot path.
+    path("api/v1/", include(api_patterns())),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # the admin's language switcher
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
-    path("api/v1/", include(api_patterns())),
     # Public, unauthenticated pages (signed links, opt-out, demo partner page) per app.
     path("", include("segments.urls")),
     path("", include("interventions.urls")),

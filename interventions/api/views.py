@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -21,6 +22,7 @@ from interventions.api.throttling import PartnerRateThrottle
 from interventions.outcome_batches import outcomes_batch_ingest
 from interventions.outcomes import MAX_BATCH_BYTES, outcome_report
 from interventions.services import HelpLink, InterventionResult, intervention_request
+from organisations.api.authentication import ApiKeyAuthentication, ApiKeyOnly
 from organisations.api.principal import caller_api_key, caller_organisation
 from organisations.models import ApiScope
 from organisations.services import Actor
@@ -79,7 +81,7 @@ def _link_data(link: HelpLink) -> dict:
             "language_fallback": link.language_fallback}
 
 
-class InterventionView(APIView):
+class InterventionView(ApiKeyOnly, APIView):
     """Ask what to show a person who triggered one of your platform's rules."""
 
     write_scope = ApiScope.INTERVENTIONS_WRITE
@@ -88,14 +90,21 @@ class InterventionView(APIView):
     max_body_bytes = 16 * 1024
 
     renderer_classes = [JSONRenderer]
+    # Stateless, so made once rather than on every request (DRF's default): the API-key
+    # authenticator with its short memory, the parser and the renderer.
+    _authenticators = tuple(remembering_authenticators([ApiKeyAuthentication]))
+    _parsers = (LimitedJSONParser(),)
+    _renderer = JSONRenderer()
 
     def get_authenticators(self) -> list:
-        return remembering_authenticators(self.authentication_classes)
+        return list(self._authenticators)
+
+    def get_parsers(self) -> list:
+        return list(self._parsers)
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple:
         # One representation only: no need to parse the Accept header on the hot path.
-        renderer = JSONRenderer()
-        return renderer, renderer.media_type
+        return self._renderer, self._renderer.media_type
 
     @extend_schema(
         operation_id="interventions_create", request=s.InterventionIn,
@@ -125,10 +134,13 @@ class InterventionView(APIView):
     def post(self, request: Request) -> Response:
         context = intervention_context_parse(request.data)
         result = intervention_request(partner=caller_organisation(request), context=context)
-        return Response(intervention_answer(result))
+        # The bytes DRF's Response would render (the same renderer), without its template-
+        # response machinery; errors still go through DRF's exception handler.
+        return HttpResponse(self._renderer.render(intervention_answer(result)),
+                            content_type=self._renderer.media_type)
 
 
-class OutcomeView(APIView):
+class OutcomeView(ApiKeyOnly, APIView):
     """Report one outcome of an intervention, or a helpline contact quoting a referral code."""
 
     write_scope = ApiScope.OUTCOMES_WRITE
@@ -157,7 +169,7 @@ class OutcomeView(APIView):
         return Response({"id": receipt.outcome.pk, "duplicate": receipt.duplicate}, status=code)
 
 
-class OutcomeBatchView(APIView):
+class OutcomeBatchView(ApiKeyOnly, APIView):
     """Upload outcome events as NDJSON (one event per line, at most 10,000)."""
 
     write_scope = ApiScope.OUTCOMES_WRITE
@@ -183,7 +195,7 @@ class OutcomeBatchView(APIView):
         return Response(asdict(report))
 
 
-class OutcomeAggregatesView(APIView):
+class OutcomeAggregatesView(ApiKeyOnly, APIView):
     """Daily counts from helplines (contacts by referral source), for population-level work."""
 
     write_scope = ApiScope.OUTCOMES_WRITE

@@ -60,3 +60,16 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
         return {"type": "http", "scheme": "bearer", "bearerFormat": "ork_<prefix>_<secret>"}
+
+
+class ApiKeyOnly:
+    """View mixin: only an API key authenticates here, never a browser session.
+
+    So there is nothing for CSRF to protect and no browser state to load:
+    `outreach.browser_middleware` steps sessions, CSRF, the signed-in user, two-factor state and
+    messages aside on these views' paths. For the partner endpoints, which are called from
+    servers.
+    """
+
+    authentication_classes = [ApiKeyAuthentication]
+    api_key_only = True

@@ -23,7 +23,7 @@ def production_env(**overrides: str) -> dict[str, str]:
         "DATABASE_URL": "postgres://u@127.0.0.1/outreach",
         "REDIS_URL": "redis://127.0.0.1:6379/0",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1",
-        "OUTREACH_PSEUDONYM_KEYS": f"2026-11:{_key()}",
+        "OUTREACH_PSEUDONYM_KEYS": f"2026-11:{_key()},assignment:{_key()}",
         "OUTREACH_FIELD_ENCRYPTION_KEYS": f"k0001:{_key()}",
         "OUTREACH_BLIND_INDEX_KEYS": f"k0001:{_key()}",
     }
@@ -52,6 +52,19 @@ def test_production_refuses_to_start_without_pseudonymisation_keys(tmp_path):
     result = manage("check", env=env)
     assert result.returncode != 0
     assert "pseudonymisation keys" in result.stderr
+
+
+def test_production_refuses_to_start_without_the_arm_assignment_key(tmp_path):
+    # Period keys alone (the README's example) made every live intervention a 500.
+    result = manage("check", env=production_env(OUTREACH_PSEUDONYM_KEYS=f"2026-11:{_key()}"))
+    assert result.returncode != 0
+    assert "arm-assignment key" in result.stderr
+    (tmp_path / "pseudonym").mkdir()
+    (tmp_path / "pseudonym" / "2026-11.key").write_text(_key())
+    env = production_env(OUTREACH_PSEUDONYM_KEYS="", OUTREACH_KEY_DIR=str(tmp_path))
+    assert "arm-assignment key" in manage("check", env=env).stderr
+    (tmp_path / "pseudonym" / "assignment.key").write_text(_key())
+    assert "arm-assignment key" not in manage("check", env=env).stderr
 
 
 def test_production_refuses_to_start_without_field_encryption_keys(tmp_path):
