@@ -65,10 +65,9 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 class ApiKeyOnly:
     """View mixin: only an API key authenticates here, never a browser session.
 
-    So there is nothing for CSRF to protect and no browser state to load:
-    `outreach.browser_middleware` steps sessions, CSRF, the signed-in user, two-factor state and
-    messages aside on these views' paths. For the partner endpoints, which are called from
-    servers.
+    So there is nothing for CSRF to protect and no browser state to load: the partner
+    endpoints, called from servers. `outreach.browser_middleware` steps the signed-in user,
+    two-factor state and messages aside on these views' paths.
     """
 
     authentication_classes = [ApiKeyAuthentication]
