@@ -2,7 +2,7 @@
 
 Only ids and sequence numbers travel through the channel layer, never message text: a page
 that hears "conversation X is at sequence n" reads what it missed from PostgreSQL. A lost
-notification (channels-redis drops messages after 60 s) therefore costs a delay, not a message:
+notification (Redis pub/sub delivers at most once, to sockets connected now) costs a delay:
 the pages also poll and every reconnect sends the last sequence number seen.
 """
 

@@ -309,23 +309,21 @@ PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 CHANNEL_LAYER_URL = _env("CHANNEL_LAYER_URL", REDIS_URL)
 CHANNEL_LAYER_KEYS = _csv("CHANNEL_LAYER_KEYS") or [SECRET_KEY]
 if CHANNEL_LAYER_URL:
+    # Redis pub/sub, not channels_redis.core: the core layer receives through one loop per
+    # server process that makes four Redis round trips per message (EVAL, BZPOPMIN, ZADD,
+    # ZPOPMIN), one message at a time, so every notification of the process queued behind it:
+    # bench/helpline_chat.py traced commit -> consumer at 2.5 s p50 while the database calls
+    # took 4-16 ms. Pub/sub pushes notifications down one subscribed connection. It delivers
+    # at most once and only to sockets connected now, which is all the helpline needs: a
+    # notification only says "read from PostgreSQL after sequence n", and pages poll and send
+    # their last sequence number on reconnect.
+    # redis-py 8 reads with a 5 s socket timeout; the receiver polls every 0.1 s, and
+    # the timeout is kept long so a quiet connection is not dropped.
     CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        # redis-py's pool refuses (not waits) past max_connections, 100 by default: a burst
-        # of reconnecting consoles (each a group_add) raised "Too many connections" at 250.
-        # redis-py 8 reads with a 5 s socket timeout, the same 5 s channels-redis blocks in
-        # BZPOPMIN: an idle socket's consumer then died of "Timeout reading" (bench/
-        # helpline_chat.py). The socket timeout must outlast the blocking pop.
-        "CONFIG": {"hosts": [{"address": CHANNEL_LAYER_URL, "socket_timeout": 30,
-                              "max_connections": int(
-                                  _env("CHANNEL_LAYER_MAX_CONNECTIONS", "500") or 500)}],
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [{"address": CHANNEL_LAYER_URL, "socket_timeout": 30}],
                    "prefix": _env("CHANNEL_LAYER_PREFIX", "asgi"),
-                   # Every socket of one server process shares one Redis list (its "!"
-                   # channels), and a group_send to a full list is dropped without an error:
-                   # at 500 conversations a capacity of 500 lost most notifications. Messages
-                   # are ids and sequence numbers (~200 bytes) and expire after 60 s.
-                   "symmetric_encryption_keys": CHANNEL_LAYER_KEYS, "expiry": 60,
-                   "capacity": int(_env("CHANNEL_LAYER_CAPACITY", "20000") or 20000)}}}
+                   "symmetric_encryption_keys": CHANNEL_LAYER_KEYS}}}
 elif PRODUCTION:
     raise ImproperlyConfigured("CHANNEL_LAYER_URL or REDIS_URL must be set in production")
 else:

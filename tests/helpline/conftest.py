@@ -10,10 +10,11 @@ from django.core.cache import cache
 def _helpline_settings(settings):  # type: ignore[no-untyped-def]
     settings.PUBLIC_BASE_URL = "http://testserver"
     settings.INTERVENTIONS_SNAPSHOT_SECONDS = 0
-    # channels-redis on REDIS_URL (DB 14 here) with a per-test prefix, in memory without it.
+    # channels-redis pub/sub (as in production) on REDIS_URL with a per-test prefix, in
+    # memory without it.
     if getattr(settings, "CHANNEL_LAYER_URL", None):
         settings.CHANNEL_LAYERS = {"default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [settings.CHANNEL_LAYER_URL],
                        "prefix": f"test-{uuid.uuid4().hex[:8]}",
                        "symmetric_encryption_keys": ["test-channel-key"]}}}
