@@ -255,8 +255,9 @@ def main() -> None:
                 before = cpu_seconds(server, database=database_name())
                 figures = closed(*endpoint, duration=args.duration)
                 after = cpu_seconds(server, database=database_name())
-                figures["web_ms"] = (after[0] - before[0]) / max(figures["requests"], 1) * 1000
-                figures["pg_ms"] = (after[1] - before[1]) / max(figures["requests"], 1) * 1000
+                requests = max(figures["requests"], 1)
+                figures["web_ms"] = cpu_used(before[0], after[0]) / requests * 1000
+                figures["pg_ms"] = cpu_used(before[1], after[1]) / requests * 1000
                 rounds[name].append(figures)
         for name, figures in rounds.items():
             results[name] = median_round(figures)
@@ -295,8 +296,8 @@ def database_name() -> str:
     return os.environ["DATABASE_URL"].rsplit("/", 1)[-1].split("?")[0]
 
 
-def cpu_seconds(server: Server, *, database: str) -> tuple[float, float]:
-    """CPU seconds used so far by the gunicorn workers and by their PostgreSQL backends."""
+def cpu_seconds(server: Server, *, database: str) -> tuple[dict[str, float], dict[str, float]]:
+    """CPU seconds used so far by each gunicorn worker and each of their PostgreSQL backends."""
     tick = os.sysconf("SC_CLK_TCK")
     workers = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True,
                              text=True).stdout.split()
@@ -305,17 +306,23 @@ def cpu_seconds(server: Server, *, database: str) -> tuple[float, float]:
     backends = [line.split()[0] for line in listing
                 if "postgres: " in line and f" {database} " in line]
 
-    def used(pids: list[str]) -> float:
-        total = 0
+    def used(pids: list[str]) -> dict[str, float]:
+        seconds = {}
         for pid in pids:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            total += int(fields[11]) + int(fields[12])
-        return total / tick
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / tick
+        return seconds
 
     return used(workers), used(backends)
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> float:
+    """CPU seconds between two readings, per process (one that started meanwhile from zero; one
+    that ended meanwhile is left out, so a figure can only be an underestimate)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def report(results: dict, ratios: dict, *, args: argparse.Namespace, generator: str,
