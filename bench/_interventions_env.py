@@ -48,7 +48,8 @@ os.environ.setdefault("OUTREACH_PSEUDONYM_KEYS", ",".join(
     f"{month:%Y-%m}:{_bench_key(f'{month:%Y-%m}')}"
     for month in (_month, datetime.now(UTC))) + f",assignment:{_bench_key('assignment')}")
 os.environ.setdefault("OUTREACH_FIELD_ENCRYPTION_KEYS", f"bench-1:{_bench_key('field')}")
-os.environ.setdefault("OUTREACH_BLIND_INDEX_KEYS", f"bench-1:{_bench_key('blind')}")
+# The blind-index key id is fixed (core.crypto.BLIND_INDEX_KEY_ID).
+os.environ.setdefault("OUTREACH_BLIND_INDEX_KEYS", f"k0001:{_bench_key('blind')}")
 
 
 def ensure_database() -> None:

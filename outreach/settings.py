@@ -410,6 +410,12 @@ if PRODUCTION:
         raise ImproperlyConfigured(
             "production needs the arm-assignment key: an 'assignment:<base64 32 bytes>' entry "
             "in OUTREACH_PSEUDONYM_KEYS (or OUTREACH_KEY_DIR/pseudonym/assignment.key)")
+    # Blind indexes and outcome idempotency hashes use one long-lived key, id k0001
+    # (core.crypto.BLIND_INDEX_KEY_ID): another id made every outcome upload a 500.
+    if BLIND_INDEX_KEYS and not any(item.strip().startswith("k0001:")
+                                    for item in BLIND_INDEX_KEYS.split(",")):
+        raise ImproperlyConfigured(
+            "OUTREACH_BLIND_INDEX_KEYS needs the key id k0001: 'k0001:<base64 32 bytes>'")
     if not FIELD_ENCRYPTION_KEYS and not (KEY_DIR / "field").is_dir():
         raise ImproperlyConfigured(
             "production needs field-encryption keys: OUTREACH_FIELD_ENCRYPTION_KEYS or "

@@ -67,6 +67,12 @@ def test_production_refuses_to_start_without_the_arm_assignment_key(tmp_path):
     assert "arm-assignment key" not in manage("check", env=env).stderr
 
 
+def test_production_refuses_a_blind_index_ring_without_its_fixed_key_id():
+    result = manage("check", env=production_env(OUTREACH_BLIND_INDEX_KEYS=f"other:{_key()}"))
+    assert result.returncode != 0
+    assert "key id k0001" in result.stderr
+
+
 def test_production_refuses_to_start_without_field_encryption_keys(tmp_path):
     env = production_env(OUTREACH_FIELD_ENCRYPTION_KEYS="", OUTREACH_KEY_DIR=str(tmp_path))
     result = manage("check", env=env)
