@@ -96,9 +96,10 @@ def fixtures() -> tuple:
 
 
 def reset(campaign_ids: list[int]) -> None:
-    # This database belongs to the bench alone.
+    # This database belongs to the bench alone. CASCADE: other apps' rows that point at
+    # exposures (learning's learners) go too, or TRUNCATE refuses.
     sql("TRUNCATE evaluation_outcome, evaluation_exposure, evaluation_dailycell, "
-        "evaluation_campaigndailyoutcome, evaluation_armsubjecttotal")
+        "evaluation_campaigndailyoutcome, evaluation_armsubjecttotal CASCADE")
 
 
 def secondary_indexes(table: str) -> list[tuple[str, str]]:
