@@ -163,11 +163,11 @@ def generate_cells(campaign, total: int, days: int) -> int:  # type: ignore[no-u
         "INSERT INTO evaluation_dailycell (campaign_id, arm_id, segment_ref, channel, country, "
         "language, day, exposures, unique_subjects, help_click, chatbot_engaged, "
         "info_requested, helpline_contact, selfhelp_signup, repeat_trigger, search_abandoned, "
-        "opt_out, complaint, delivery_failed, updated_at) "
+        "opt_out, complaint, delivery_failed, module_enrolled, module_completed, updated_at) "
         "SELECT %s, arm, 0, ch, co, la, date '2026-08-01' + d, %s, %s, "
         "round(%s * 0.000175 * CASE WHEN arm = %s THEN 1.3 ELSE 1 END + (d %% 3))::bigint, 0, "
         "round(%s * 0.00059)::bigint, round(%s * 0.0000243 + (d %% 2))::bigint, 0, 0, 0, "
-        "round(%s * 0.00001)::bigint, 0, 0, now() "
+        "round(%s * 0.00001)::bigint, 0, 0, 0, 0, now() "
         "FROM unnest(%s::bigint[]) AS arm, unnest(ARRAY['on_platform','email','sms']) AS ch, "
         "unnest(ARRAY['GB','IE','DE','NL','SE']) AS co, unnest(ARRAY['en','de']) AS la, "
         "generate_series(0, %s - 1) AS d",
