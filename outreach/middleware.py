@@ -5,7 +5,6 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.common import CommonMiddleware
 from django.middleware.locale import LocaleMiddleware
@@ -19,14 +18,13 @@ API_PREFIX = "/api/"
 class RequestSizeLimitMiddleware:
     """Request bodies of at most MAX_REQUEST_BYTES (413 beyond), declared or chunked.
 
-    A declared body (Content-Length) over the limit is refused before it is read. A chunked
-    body (Transfer-Encoding, no Content-Length) is read here up to the limit plus one byte and
-    handed on as if it had been declared: Django's WSGI request reads a body without a
-    Content-Length as empty, which silently dropped a chunked upload (an NDJSON batch
-    answered 200 `received: 0`). Under WSGI that needs a server that ends the input at the
-    body's end (`wsgi.input_terminated`: gunicorn does); a server that does not gets 411,
-    never a read of nothing. Under ASGI Django has spooled the body already (outreach.asgi
-    bounds that read by the same limit), so it is measured and its length declared.
+    A declared body (Content-Length) over the limit is refused before it is read. Django's
+    WSGI request reads a body without a Content-Length as empty, which silently dropped a
+    chunked upload (an NDJSON batch answered 200 `received: 0`): under WSGI, ChunkedBodyReader
+    (outreach.wsgi) declares the body of a server that ends the input (gunicorn), and one
+    still transfer-encoded here gets 411, never a read of nothing. Under ASGI Django has
+    spooled the body already (outreach.asgi bounds that read by the same limit), so it is
+    measured and its length declared.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -60,32 +58,51 @@ def _transfer_encoded(meta: dict) -> bool:
 
 
 def _take_chunked_body(request: HttpRequest, limit: int) -> HttpResponse | None:
-    """Read a transfer-encoded body (at most `limit` bytes) and declare its length; or the
-    413 / 411 answer. RFC 9112: a Transfer-Encoding overrides any Content-Length."""
-    if isinstance(request, ASGIRequest):
-        stream = request._stream  # Django's spooled copy of the whole body
-        stream.seek(0, io.SEEK_END)
-        size = stream.tell()
-        stream.seek(0)
-        if limit and size > limit:
-            return _too_large(limit)
-    else:
-        if not request.META.get("wsgi.input_terminated"):
-            return JsonResponse({"detail": "Length Required: send a Content-Length (this "
-                                 "server cannot read a chunked body)."}, status=411)
-        source = request.META["wsgi.input"]
-        chunks, size = [], 0
-        while True:
-            chunk = source.read(min(_READ_BYTES, limit + 1 - size) if limit else _READ_BYTES)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-            if limit and size > limit:
-                return _too_large(limit)
-        request._stream = LimitedStream(io.BytesIO(b"".join(chunks)), size)
+    """Measure a transfer-encoded body and declare its length; or the 413 / 411 answer.
+    RFC 9112: a Transfer-Encoding overrides any Content-Length."""
+    if not isinstance(request, ASGIRequest):
+        # Under WSGI, ChunkedBodyReader has already declared any body the server ended; one
+        # still transfer-encoded here came from a server that cannot end it.
+        return JsonResponse({"detail": "Length Required: send a Content-Length (this "
+                             "server cannot read a chunked body)."}, status=411)
+    size = len(request.body)  # Django's spooled copy, bounded by outreach.asgi.BodyLimit
+    if limit and size > limit:
+        return _too_large(limit)
     request.META["CONTENT_LENGTH"] = str(size)
     return None
+
+
+class ChunkedBodyReader:
+    """WSGI: a chunked body the server ends (`wsgi.input_terminated`: gunicorn does) is read
+    here, at most MAX_REQUEST_BYTES + 1 bytes, and handed to Django as a declared body.
+
+    Django's WSGI request reads a body without a Content-Length as empty, so this has to run
+    before the request object exists; RequestSizeLimitMiddleware then answers 413 for a body
+    over the limit exactly as for a declared one.
+    """
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable):  # type: ignore[no-untyped-def]
+        if _transfer_encoded(environ) and environ.get("wsgi.input_terminated"):
+            limit = settings.MAX_REQUEST_BYTES
+            body = _read_at_most(environ["wsgi.input"], limit + 1 if limit else None)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            del environ["HTTP_TRANSFER_ENCODING"]  # the body is declared now
+        return self.app(environ, start_response)
+
+
+def _read_at_most(source, most: int | None) -> bytes:  # type: ignore[no-untyped-def]
+    chunks, size = [], 0
+    while most is None or size < most:
+        chunk = source.read(min(_READ_BYTES, most - size) if most else _READ_BYTES)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 _READ_BYTES = 64 * 1024

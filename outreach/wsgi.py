@@ -5,9 +5,11 @@ from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 
 from core.logging import install_access_log_filters
+from outreach.middleware import ChunkedBodyReader
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "outreach.settings")
-application = get_wsgi_application()
+# A chunked body is read before Django builds the request (it would read it as empty).
+application = ChunkedBodyReader(get_wsgi_application())
 install_access_log_filters()  # no client address, token or query string in access logs
 get_resolver().check()  # imports every view now (the first request would), then freeze
 

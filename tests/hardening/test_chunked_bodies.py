@@ -27,6 +27,7 @@ from django.db import connection
 
 from evaluation.models import Outcome
 from organisations.models import ApiScope, Partnership
+from outreach.middleware import ChunkedBodyReader
 from tests.interventions import factories
 from tests.interventions.conftest import _fresh_caches  # noqa: F401 - the interventions caches
 
@@ -69,20 +70,45 @@ def helpline(world):  # type: ignore[no-untyped-def]
     return factories.partner_key(org, ApiScope.OUTCOMES_WRITE)
 
 
-def test_a_chunked_batch_is_read_when_the_server_terminates_the_input(world, helpline):
-    response = chunked(world.client(helpline), ndjson(world.campaign.referral_code, 3),
-                       terminated=True)
-    assert response.status_code == 200
-    assert (response.json()["received"], response.json()["accepted"]) == (3, 3)
-    assert Outcome.objects.count() == 3
+def _through_reader(body: bytes, *, terminated: bool = True) -> dict:
+    """The environ outreach.wsgi's ChunkedBodyReader hands Django for a chunked request."""
+    seen: dict = {}
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        seen.update(environ, body=environ["wsgi.input"].read())
+        return []
+
+    ChunkedBodyReader(app)({"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": terminated,
+                            "HTTP_TRANSFER_ENCODING": "chunked", "REQUEST_METHOD": "POST"},
+                           lambda *args: None)
+    return seen
 
 
-def test_a_chunked_batch_over_the_limit_is_a_413_and_nothing_is_stored(world, helpline,
-                                                                       settings):
+def test_a_chunked_body_the_server_ends_is_declared_before_django_reads_it(settings):
+    settings.MAX_REQUEST_BYTES = LIMIT
+    seen = _through_reader(b"x" * 1000)
+    assert (seen["CONTENT_LENGTH"], seen["body"]) == ("1000", b"x" * 1000)
+    assert "HTTP_TRANSFER_ENCODING" not in seen
+
+
+def test_a_chunked_body_over_the_limit_is_read_no_further_than_one_byte_past_it(settings):
+    settings.MAX_REQUEST_BYTES = LIMIT
+    seen = _through_reader(b"x" * (LIMIT * 3))
+    assert seen["CONTENT_LENGTH"] == str(LIMIT + 1)  # RequestSizeLimitMiddleware: 413
+
+
+def test_a_chunked_body_the_server_cannot_end_is_left_for_the_411(settings):
+    seen = _through_reader(b"x" * 10, terminated=False)
+    assert seen["HTTP_TRANSFER_ENCODING"] == "chunked" and "CONTENT_LENGTH" not in seen
+
+
+def test_a_declared_batch_over_the_limit_is_a_413_and_nothing_is_stored(world, helpline,
+                                                                        settings):
     settings.MAX_REQUEST_BYTES = LIMIT
     body = ndjson(world.campaign.referral_code, 60)
     assert len(body) > LIMIT
-    response = chunked(world.client(helpline), body, terminated=True)
+    response = world.client(helpline).generic("POST", BATCH, body,
+                                              content_type="application/x-ndjson")
     assert response.status_code == 413
     assert Outcome.objects.count() == 0
 
