@@ -6,8 +6,30 @@ field key. Deleting the row (or storing `core.envelope.DESTROYED` as its key) cr
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
 from core.crypto import DecryptionError
 from core.envelope import data_key_create, data_key_unwrap, data_key_wrap, seal, unseal
+from core.errors import InvalidInput
+
+MAX_EMAIL_CHARS = 254
+
+
+def email_checked(raw: str, *, invalid: str = "Enter a valid email address.") -> str:
+    """The address, stripped, or a 400 naming the `email` field; an empty one stays empty
+    (whether it may be empty is the caller's rule)."""
+    email = (raw or "").strip()
+    if not email:
+        return ""
+    if len(email) > MAX_EMAIL_CHARS:
+        raise InvalidInput(f"The email address is too long (at most {MAX_EMAIL_CHARS} "
+                           "characters).", field="email")
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        raise InvalidInput(invalid, field="email") from error
+    return email
 
 
 def _key_context(organisation_id: int) -> str:

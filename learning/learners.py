@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,7 +28,7 @@ from core.vocabulary import OutcomeKind
 from evaluation.models import Exposure
 from evaluation.services import outcome_record
 from interventions.links import BadLink, via_target
-from learning.contacts import contact_seal
+from learning.contacts import contact_seal, email_checked
 from learning.models import (
     Answer,
     Learner,
@@ -48,7 +46,6 @@ from organisations.services import Actor, audit_record
 
 logger = logging.getLogger(__name__)
 
-MAX_EMAIL_CHARS = 254
 MAX_ANSWER_CHARS = 4  # an answer is the number of an option
 MAX_CONTACT_CHARS = 200
 MAX_MESSAGE_CHARS = 2000
@@ -77,17 +74,9 @@ def invitation_exposure(*, module: Module, via: str) -> Exposure:
 
 
 def _email_fields(email: str, module: Module) -> dict[str, str]:
-    email = email.strip()
+    email = email_checked(email, invalid="Enter a valid email address, or leave it empty.")
     if not email:
         return {}
-    if len(email) > MAX_EMAIL_CHARS:
-        raise InvalidInput(f"The email address is too long (at most {MAX_EMAIL_CHARS} "
-                           "characters).", field="email")
-    try:
-        validate_email(email)
-    except ValidationError as error:
-        raise InvalidInput("Enter a valid email address, or leave it empty.",
-                           field="email") from error
     wrapped, sealed = contact_seal({"email": email}, organisation_id=module.organisation_id)
     return {"data_key": wrapped, "email_sealed": sealed["email"],
             "email_index": email_index(email, module_id=module.pk)}

@@ -19,22 +19,19 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.core.validators import validate_email
 from django.db import transaction
 from django.urls import reverse
 
 from core.crypto import blind_index
 from core.errors import InvalidInput
 from core.throttle import hit, source_tag
-from learning.contacts import contact_unseal
+from learning.contacts import contact_unseal, email_checked
 from learning.models import Learner, Module
 from learning.selectors import token_hash
 
 logger = logging.getLogger(__name__)
 
-MAX_EMAIL_CHARS = 254
 WINDOW_SECONDS = 3600
 DEFAULT_PER_SOURCE_PER_HOUR = 10
 DEFAULT_PER_ADDRESS_PER_HOUR = 3
@@ -52,16 +49,9 @@ def email_index(email: str, *, module_id: int) -> str:
 
 
 def _email(raw: str) -> str:
-    email = (raw or "").strip()
+    email = email_checked(raw)
     if not email:
         raise InvalidInput("Enter the email address you gave when you started.", field="email")
-    if len(email) > MAX_EMAIL_CHARS:
-        raise InvalidInput(f"The email address is too long (at most {MAX_EMAIL_CHARS} "
-                           "characters).", field="email")
-    try:
-        validate_email(email)
-    except ValidationError as error:
-        raise InvalidInput("Enter a valid email address.", field="email") from error
     return email
 
 
