@@ -26,10 +26,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from evaluation.models import Outcome
-from organisations.models import ApiScope, Partnership
 from outreach.middleware import ChunkedBodyReader
-from tests.interventions import factories
-from tests.interventions.conftest import _fresh_caches  # noqa: F401 - the interventions caches
 
 BATCH = "/api/v1/outcomes/batch"
 LIMIT = 4096  # MAX_REQUEST_BYTES for the over-the-limit cases
@@ -38,14 +35,6 @@ LIMIT = 4096  # MAX_REQUEST_BYTES for the over-the-limit cases
 def ndjson(code: str, count: int, *, prefix: str = "k") -> bytes:
     return "".join(json.dumps({"kind": "helpline_contact", "idempotency_key": f"{prefix}{i}",
                                "referral_code": code}) + "\n" for i in range(count)).encode()
-
-
-def _world() -> tuple[str, str]:
-    """(referral code, helpline key) of a campaign a helpline reports on."""
-    world = factories.world()
-    org = factories.OrganisationFactory(name="A Helpline", kind="helpline")
-    Partnership.objects.create(programme=world.programme, partner=org, triggers=[])
-    return world.campaign.referral_code, factories.partner_key(org, ApiScope.OUTCOMES_WRITE)
 
 
 def chunked(client, body: bytes, *, terminated: bool):  # type: ignore[no-untyped-def]
@@ -57,18 +46,6 @@ def chunked(client, body: bytes, *, terminated: bool):  # type: ignore[no-untype
 
 
 # --- the test client (WSGI) --------------------------------------------------------------------
-
-@pytest.fixture
-def world(postgres):  # type: ignore[no-untyped-def]
-    return factories.world()
-
-
-@pytest.fixture
-def helpline(world):  # type: ignore[no-untyped-def]
-    org = factories.OrganisationFactory(name="A Helpline", kind="helpline")
-    Partnership.objects.create(programme=world.programme, partner=org, triggers=[])
-    return factories.partner_key(org, ApiScope.OUTCOMES_WRITE)
-
 
 def _through_reader(body: bytes, *, terminated: bool = True) -> dict:
     """The environ outreach.wsgi's ChunkedBodyReader hands Django for a chunked request."""
@@ -215,9 +192,9 @@ SERVERS = {"gunicorn": gunicorn, "uvicorn": lambda limit: uvicorn_server()}
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("name", sorted(SERVERS))
 def test_a_real_server_reads_a_chunked_batch_and_refuses_one_over_the_limit(
-        postgres, name, settings):
+        postgres, name, settings, world, helpline):
     settings.MAX_REQUEST_BYTES = LIMIT  # uvicorn runs in this process; gunicorn gets the env
-    code, key = _world()
+    code, key = world.campaign.referral_code, helpline
     small, large = ndjson(code, 3, prefix="s"), ndjson(code, 60, prefix="l")
     assert len(small) < LIMIT < len(large)
     with SERVERS[name](LIMIT) as port:

@@ -11,10 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from evaluation.models import Outcome
-from organisations.models import ApiScope, Partnership
 from segments.models import CustomAttribute
-from tests.interventions import factories
-from tests.interventions.conftest import _fresh_caches  # noqa: F401 - the interventions caches
 
 DEEP = "[" * 1000 + "]" * 1000
 CONTEXT = {"trigger": "search_blocked_term", "country": "GB", "language": "en",
@@ -24,18 +21,6 @@ CONTEXT = {"trigger": "search_blocked_term", "country": "GB", "language": "en",
 def raw(client: APIClient, path: str, body: str, content_type: str = "application/json"):  # type: ignore[no-untyped-def]
     """Post a body exactly as given (json.dumps writes lone surrogates as \\ud800 escapes)."""
     return client.generic("POST", path, body.encode(), content_type=content_type)
-
-
-@pytest.fixture
-def world(postgres):  # type: ignore[no-untyped-def]
-    return factories.world()
-
-
-@pytest.fixture
-def helpline(world):  # type: ignore[no-untyped-def]
-    org = factories.OrganisationFactory(name="A Helpline", kind="helpline")
-    Partnership.objects.create(programme=world.programme, partner=org, triggers=[])
-    return factories.partner_key(org, ApiScope.OUTCOMES_WRITE)
 
 
 @pytest.mark.parametrize("path", ["/api/v1/interventions", "/api/v1/outcomes",

@@ -17,15 +17,9 @@ from evaluation.idempotency import REPORTED_PREFIX, reported_key, reported_keys
 from evaluation.models import Outcome
 from organisations.models import ApiScope, Partnership
 from tests.interventions import factories
-from tests.interventions.conftest import _fresh_caches  # noqa: F401 - the interventions caches
 
 SESSION_ID = "session-7f3a9c-person"  # what a careless partner sends as its key
 BATCH = "/api/v1/outcomes/batch"
-
-
-@pytest.fixture
-def world(postgres):  # type: ignore[no-untyped-def]
-    return factories.world()
 
 
 def _helpline(world):  # type: ignore[no-untyped-def]

@@ -18,7 +18,6 @@ from campaigns.models import Campaign
 from evaluation.models import Exposure, Outcome
 from tests.factories import UserFactory
 from tests.interventions import factories
-from tests.interventions.conftest import _fresh_caches  # noqa: F401 - the interventions caches
 
 BC = "0001-01-01 00:00:00+00 BC"
 
