@@ -37,12 +37,11 @@ def attacker_bounds(display: str, policy: DisclosurePolicy) -> tuple[float, floa
     return max(low, t, 1), low + base - 1
 
 
-def attack(displays: dict, sums: list[tuple[object, list[object]]],
-           policy: DisclosurePolicy) -> dict[object, tuple[float, float]]:
-    """The interval of every hidden small cell, solved from published strings only."""
-    keys = list(displays)
+def cell_range(keys: list, bounds: list, sums: list[tuple[object, list[object]]],
+               key) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """The least and greatest value ``key`` can take: each cell within its bounds, each total
+    the sum of its parts (linear programming, HiGHS)."""
     index = {k: i for i, k in enumerate(keys)}
-    bounds = [attacker_bounds(displays[k], policy) for k in keys]
     rows = []
     for total, parts in sums:
         row = np.zeros(len(keys))
@@ -50,21 +49,25 @@ def attack(displays: dict, sums: list[tuple[object, list[object]]],
         for part in parts:
             row[index[part]] += 1
         rows.append(row)
-    found = {}
-    for key in keys:
-        if displays[key] != policy.small_symbol:
-            continue
-        ends = []
-        for sign in (1, -1):
-            c = np.zeros(len(keys))
-            c[index[key]] = sign
-            result = linprog(c, A_eq=np.array(rows) if rows else None,
-                             b_eq=np.zeros(len(rows)) if rows else None, bounds=bounds,
-                             method="highs")
-            assert result.status in (0, 3), "the published table is inconsistent"
-            ends.append(math.inf if result.status == 3 else sign * result.fun)
-        found[key] = (ends[0], ends[1])
-    return found
+    ends = []
+    for sign in (1, -1):
+        c = np.zeros(len(keys))
+        c[index[key]] = sign
+        result = linprog(c, A_eq=np.array(rows) if rows else None,
+                         b_eq=np.zeros(len(rows)) if rows else None, bounds=bounds,
+                         method="highs")
+        assert result.status in (0, 3), "the published table is inconsistent"
+        ends.append(math.inf if result.status == 3 else sign * result.fun)
+    return ends[0], ends[1]
+
+
+def attack(displays: dict, sums: list[tuple[object, list[object]]],
+           policy: DisclosurePolicy) -> dict[object, tuple[float, float]]:
+    """The interval of every hidden small cell, solved from published strings only."""
+    keys = list(displays)
+    bounds = [attacker_bounds(displays[k], policy) for k in keys]
+    return {key: cell_range(keys, bounds, sums, key) for key in keys
+            if displays[key] == policy.small_symbol}
 
 
 def symbols_only(values: dict, sums, policy: DisclosurePolicy, key) -> tuple[float, float]:

@@ -10,15 +10,11 @@ the symbols alone allow).
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.optimize import linprog
 
 from core.disclosure import DisclosurePolicy, Table
-from tests.test_disclosure_attacks import attacker_bounds
+from tests.test_disclosure_attacks import attacker_bounds, cell_range
 
 EXACT = DisclosurePolicy(rounding_base=1)
 
@@ -28,25 +24,9 @@ def solve(displays: dict, latent: list, sums: list, policy: DisclosurePolicy, ke
     """The least and greatest value of ``key``: published strings, latent >= 0, sums. The
     attacker may also know which latent cells are empty (``zeros``: "nobody left")."""
     keys = [*displays, *latent]
-    index = {k: i for i, k in enumerate(keys)}
     bounds = [attacker_bounds(displays[k], policy) for k in displays] + [
         (0, 0) if k in zeros else (0, None) for k in latent]
-    rows = []
-    for total, parts in sums:
-        row = np.zeros(len(keys))
-        row[index[total]] -= 1
-        for part in parts:
-            row[index[part]] += 1
-        rows.append(row)
-    ends = []
-    for sign in (1, -1):
-        c = np.zeros(len(keys))
-        c[index[key]] = sign
-        result = linprog(c, A_eq=np.array(rows), b_eq=np.zeros(len(rows)), bounds=bounds,
-                         method="highs")
-        assert result.status in (0, 3)
-        ends.append(math.inf if result.status == 3 else sign * result.fun)
-    return ends[0], ends[1]
+    return cell_range(keys, bounds, sums, key)
 
 
 def funnel(stages: list[list[int]], policy: DisclosurePolicy):  # type: ignore[no-untyped-def]
