@@ -29,6 +29,7 @@ from django.contrib.auth.middleware import AuthenticationMiddleware as _Authenti
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
 from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls.resolvers import RoutePattern
 from django_otp.middleware import OTPMiddleware as _OTPMiddleware
 
 
@@ -45,9 +46,11 @@ def api_key_only_paths(urlconf: str) -> frozenset[str]:
 
 def _paths(patterns: Iterable, *, prefix: str) -> Iterable[str]:
     for entry in patterns:
-        route = getattr(entry.pattern, "_route", None)
-        if route is None or "<" in route:
-            continue  # a regex or a converter: not an exact path, keep the full stack
+        if not isinstance(entry.pattern, RoutePattern):
+            continue  # a regex: not an exact path, keep the full stack
+        route = str(entry.pattern)
+        if "<" in route:
+            continue  # a converter: not an exact path, keep the full stack
         if isinstance(entry, URLResolver):
             yield from _paths(entry.url_patterns, prefix=prefix + route)
         elif isinstance(entry, URLPattern):
