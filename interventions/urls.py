@@ -15,4 +15,5 @@ urlpatterns = [
     path("demo/partner/trigger", views.demo_trigger, name="demo-trigger"),
     path("bench/bare", views.bench_bare, name="bench-bare"),
     path("bench/bare-write", views.bench_bare_write, name="bench-bare-write"),
+    path("bench/group-write", views.bench_group_write, name="bench-group-write"),
 ]

@@ -21,7 +21,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError
+from core.vocabulary import Channel
 from directory.selectors import help_resources_worldwide
+from evaluation.exposure_log import ExposureRow, exposure_insert_unless_capped
+from evaluation.models import ExposureSource
 from interventions.api.views import intervention_answer
 from interventions.links import BadLink, is_prefetch_or_preview, link_target, with_via
 from interventions.selectors import demo_partners
@@ -157,6 +160,27 @@ def bench_bare_write(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {BENCH_WRITE_TABLE} (id, at) VALUES (%s, %s)",  # noqa: S608
                        [uuid.uuid4().hex, timezone.now()])
+    return JsonResponse({"ok": True})
+
+
+@require_GET
+def bench_group_write(request: HttpRequest) -> JsonResponse:
+    """A bare view that commits one exposure row through the intervention path's group writer
+    (`evaluation.exposure_log`), with no other work: the third baseline, the floor of an
+    endpoint that shares its commits. The benchmark passes the ids of its seeded campaign."""
+    if not bench_endpoints_enabled():
+        raise Http404
+    try:
+        ids = {name: int(request.GET[name]) for name in ("organisation", "campaign", "arm")}
+    except (KeyError, ValueError):
+        return JsonResponse({"detail": "Pass organisation, campaign and arm ids."}, status=400)
+    row = ExposureRow(
+        id=uuid.uuid4(), organisation_id=ids["organisation"], campaign_id=ids["campaign"],
+        arm_id=ids["arm"], schedule_id=None, segment_id=None, partner_id=None, message_id=None,
+        source=ExposureSource.INTERVENTION, channel=Channel.ON_PLATFORM, country="GB",
+        language="en", trigger="bench", subject_key_id="bench",
+        subject_pseudonym=uuid.uuid4().hex, is_holdout=False, occurred_at=timezone.now())
+    exposure_insert_unless_capped(row, cap=None)
     return JsonResponse({"ok": True})
 
 

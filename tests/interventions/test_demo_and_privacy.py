@@ -86,6 +86,7 @@ def test_the_bench_baseline_is_hidden_unless_enabled(db, client, settings):
     settings.BENCH_ENDPOINTS = False
     assert client.get("/bench/bare").status_code == 404
     assert client.get("/bench/bare-write").status_code == 404
+    assert client.get("/bench/group-write").status_code == 404
     settings.BENCH_ENDPOINTS = True
     assert client.get("/bench/bare").json() == {"ok": True}
 
@@ -102,6 +103,21 @@ def test_the_writing_baseline_commits_one_row_per_request(db, client, settings):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM {BENCH_WRITE_TABLE}")  # noqa: S608
         assert cursor.fetchone()[0] == 3
+
+
+def test_the_group_writing_baseline_commits_one_exposure_per_request(db, client, settings):
+    from evaluation.models import Exposure
+
+    w = factories.world()
+    settings.BENCH_ENDPOINTS = True
+    arm = w.campaign.arms.order_by("pk").first()
+    query = f"organisation={w.programme.pk}&campaign={w.campaign.pk}&arm={arm.pk}"
+    for _ in range(3):
+        assert client.get(f"/bench/group-write?{query}").json() == {"ok": True}
+    assert Exposure.objects.filter(campaign=w.campaign, trigger="bench").count() == 3
+    missing = client.get(f"/bench/group-write?campaign={w.campaign.pk}")
+    assert missing.status_code == 400 and "organisation" in missing.json()["detail"]
+    assert client.get("/bench/group-write?organisation=x&campaign=1&arm=1").status_code == 400
 
 
 def all_text_containing(needle: str) -> list[str]:
