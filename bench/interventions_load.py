@@ -16,7 +16,8 @@ the same server settings:
 Every intervention request carries a new session id, so each one takes the full path:
 pseudonymise, match, assign, cap check, exposure insert (committed before the answer), render,
 signed links. Also printed: CPU time per request of the web workers and of their PostgreSQL
-backends, which moves less with other load than throughput does.
+backends, which moves less with other load than throughput does, and WAL flushes per request
+(pg_stat_wal.wal_sync, cluster-wide), which shows what sharing commits saves.
 Targets (issue 15): interventions >= 1.0x the bare-write view's throughput; p99 < 25 ms at half
 of the intervention endpoint's maximum.
 """
@@ -259,8 +260,11 @@ def main() -> None:
         for _ in range(args.repeat):
             for name, endpoint in names.items():
                 before = cpu_seconds(server, database=database_name())
+                flushes_before = wal_flushes()
                 figures = closed(*endpoint, duration=args.duration)
                 after = cpu_seconds(server, database=database_name())
+                figures["wal_flushes"] = (wal_flushes() - flushes_before) / max(
+                    figures["requests"], 1)
                 requests = max(figures["requests"], 1)
                 figures["web_ms"] = cpu_used(before[0], after[0]) / requests * 1000
                 figures["pg_ms"] = cpu_used(before[1], after[1]) / requests * 1000
@@ -306,6 +310,15 @@ def database_name() -> str:
     return os.environ["DATABASE_URL"].rsplit("/", 1)[-1].split("?")[0]
 
 
+def wal_flushes() -> int:
+    """WAL flushes to disk so far, cluster-wide (pg_stat_wal): what sharing commits saves."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT wal_sync FROM pg_stat_wal")
+        return int(cursor.fetchone()[0])
+
+
 def cpu_seconds(server: Server, *, database: str) -> tuple[dict[str, float], dict[str, float]]:
     """CPU seconds used so far by each gunicorn worker and each of their PostgreSQL backends."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -343,12 +356,13 @@ def report(results: dict, ratios: dict, *, args: argparse.Namespace, generator: 
           f"x {args.repeat} (median shown), {os.cpu_count()} CPUs, load average "
           f"{load[0][0]:.1f} before / {load[1][0]:.1f} after\n")
     rows = [("phase", "req/s", "p50 ms", "p99 ms", "requests", "errors", "web CPU ms/req",
-             "PG CPU ms/req")]
+             "PG CPU ms/req", "WAL flushes/req")]
     for name, r in results.items():
         rows.append((name, f"{r['rps']:.0f}", f"{r['p50']:.2f}", f"{r['p99']:.2f}",
                      str(r["requests"]), str(r["errors"]),
                      f"{r['web_ms']:.3f}" if "web_ms" in r else "",
-                     f"{r['pg_ms']:.3f}" if "pg_ms" in r else ""))
+                     f"{r['pg_ms']:.3f}" if "pg_ms" in r else "",
+                     f"{r['wal_flushes']:.2f}" if "wal_flushes" in r else ""))
     table(rows)
     ratio = ratios["interventions/bare-write"]
     p99 = results["interventions @ half"]["p99"]
