@@ -26,6 +26,12 @@ messages delivered to the other side per second (echo: frames echoed per second)
 Targets (issue 12): chat p99 < 100 ms at 500 concurrent conversations; chat throughput >= 0.5x
 the echo consumer's.
 
+CPU per 1,000 messages, per phase (printed under the table; measurement only): the load
+generator (this process), the uvicorn processes, the PostgreSQL backends connected to the bench
+database, and redis-server (the whole server: other users of the same Redis count too), from
+/proc, so what limits a phase can be read off: where the CPU went, and how much of the two
+cores the phase used.
+
 Uses its own database (outreach_bench_helpline) and Redis DB 12 unless DATABASE_URL /
 REDIS_URL are set; it only ever deletes the conversations of its own helpline ("bench-chat").
 The per-conversation message rate limit is raised for the run (it would cap a closed loop).
@@ -171,6 +177,7 @@ class Result:
     relay: list[float] = field(default_factory=list)
     round_trip: list[float] = field(default_factory=list)
     errors: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)  # seconds per component in the phase
 
     @property
     def throughput(self) -> float:
@@ -182,6 +189,71 @@ def pct(values: list[float], q: float) -> float:
         return math.nan
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))] * 1000
+
+
+class CpuMeter:
+    """CPU seconds (user + system, from /proc) of the load generator, the server's process
+    tree, the bench database's PostgreSQL backends and redis-server."""
+
+    def __init__(self, server_pid: int) -> None:
+        import dj_database_url
+        import psycopg
+
+        self.server_pid = server_pid
+        config = dj_database_url.parse(os.environ["DATABASE_URL"])
+        self.database = config["NAME"]
+        self.pg = psycopg.connect(host=config["HOST"] or "127.0.0.1", port=config["PORT"] or 5432,
+                                  user=config["USER"], dbname="postgres", autocommit=True)
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def _cpu(self, pid: int) -> float:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / self.tick
+
+    def _tree(self, pid: int) -> list[int]:
+        found, todo = [], [pid]
+        while todo:
+            current = todo.pop()
+            found.append(current)
+            try:
+                with open(f"/proc/{current}/task/{current}/children") as children:
+                    todo += [int(c) for c in children.read().split()]
+            except OSError:
+                pass
+        return found
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        backends = [row[0] for row in self.pg.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.database])]
+        redis = subprocess.run(["pgrep", "-x", "redis-server"], capture_output=True,
+                               text=True).stdout.split()
+        return {"client": {0: time.process_time()},
+                "server": {p: self._cpu(p) for p in self._tree(self.server_pid)},
+                "postgres": {p: self._cpu(p) for p in backends},
+                "redis": {int(p): self._cpu(int(p)) for p in redis}}
+
+    @staticmethod
+    def spent(before: dict, after: dict) -> dict[str, float]:
+        # Per process: a process that appeared during the phase counts from zero.
+        return {part: sum(t - before[part].get(p, 0.0) for p, t in after[part].items())
+                for part in after}
+
+
+METER: CpuMeter | None = None
+
+
+def measured(result: Result, before: dict | None) -> Result:
+    if METER is not None and before is not None:
+        result.cpu = METER.spent(before, METER.snapshot())
+    return result
+
+
+def meter_start() -> dict | None:
+    return METER.snapshot() if METER is not None else None
 
 
 HANDSHAKES = asyncio.Semaphore(100)  # connect as a crowd arrives, not all in one instant
@@ -204,6 +276,7 @@ async def connect(url: str, origin: str, **extra):  # type: ignore[no-untyped-de
 async def echo_phase(base: str, origin: str, n: int, duration: float) -> Result:
     sockets = await asyncio.gather(*(connect(f"{base}/ws/bench/echo/", origin) for _ in range(n)))
     result = Result("echo (bare consumer)")
+    before = meter_start()
     start = time.perf_counter()
     stop = start + duration
 
@@ -218,6 +291,7 @@ async def echo_phase(base: str, origin: str, n: int, duration: float) -> Result:
 
     await asyncio.gather(*(loop(ws) for ws in sockets))
     result.seconds = time.perf_counter() - start
+    measured(result, before)
     await asyncio.gather(*(ws.close() for ws in sockets))
     return result
 
@@ -310,6 +384,7 @@ class Chat:
 
     async def closed_loop(self, duration: float) -> Result:
         result = Result("chat, max (closed loop)")
+        before = meter_start()
         start = time.perf_counter()
         stop = start + duration
 
@@ -324,10 +399,11 @@ class Chat:
 
         await asyncio.gather(*(run(i) for i in range(len(self.persons))))
         result.seconds = time.perf_counter() - start
-        return result
+        return measured(result, before)
 
     async def open_loop(self, duration: float, interval: float, name: str) -> Result:
         result = Result(name)
+        before = meter_start()
         start = time.perf_counter()
         rng = random.Random(12)
 
@@ -344,7 +420,7 @@ class Chat:
 
         await asyncio.gather(*(run(i) for i in range(len(self.persons))))
         result.seconds = duration
-        return result
+        return measured(result, before)
 
     async def close(self) -> None:
         for task in self.readers:
@@ -398,6 +474,8 @@ def main() -> None:
         pass
     port = free_port()
     server = Uvicorn(port=port, workers=args.workers)
+    global METER
+    METER = CpuMeter(server.process.pid)
     before = machine_load()
     try:
         asyncio.run(server.wait_ready())
@@ -426,6 +504,14 @@ def main() -> None:
           f"{pct(paced.relay, 99):.1f} ms (target < 100 ms: "
           f"{'met' if pct(paced.relay, 99) < 100 else 'NOT met'})")
     print(f"load before: {before}\nload after:  {after}")
+    parts = ("client", "server", "postgres", "redis")
+    rows = [("phase", *(f"{p} ms/1k msg" for p in parts), "cores used")]
+    for r in results:
+        if r.cpu and r.delivered:
+            rows.append((r.name, *(f"{1e6 * r.cpu.get(p, 0.0) / r.delivered:,.0f}" for p in parts),
+                         f"{sum(r.cpu.values()) / r.seconds:.2f}"))
+    print("\nCPU per 1,000 messages delivered (redis: the whole server)")
+    table(rows)
 
 
 if __name__ == "__main__":

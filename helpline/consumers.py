@@ -1,8 +1,12 @@
 """WebSockets: the person's chat and the counsellor console. Notifications only.
 
 Both consumers keep the last sequence number they sent per conversation; on every
-"conversation.changed" they read what is newer from PostgreSQL and send it, so a missed or
-duplicated notification changes nothing and a reconnect with `after` gets what was missed.
+notification (the process's relay after a committed message, or "conversation.changed" from
+helpline.notify after a state change) they read what is newer from PostgreSQL and send it, so a
+missed or duplicated notification changes nothing and a reconnect with `after` gets what was
+missed. Posts and those reads go through the process's helpline.relay, which batches them
+(one transaction, one query, per loop tick); each consumer reads and sends under its own lock,
+so the frames of one socket stay in sequence order.
 
 Person: connect to /ws/helpline/chat/, then send {"type": "hello", "token": …, "after": n}
 (the token travels in the first frame, never in the URL, which servers log). Then
@@ -13,16 +17,18 @@ staff session; {"type": "watch", "conversation": id, "after": n}, {"type": "mess
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from core.errors import DomainError
-from helpline import notify, presenters, selectors, services, throttle
-from helpline.models import Conversation, Counsellor, Sender
+from helpline import notify, presenters, relay, selectors, services
+from helpline.models import Conversation, ConversationState, Counsellor, Sender
 
 logger = logging.getLogger(__name__)
 MAX_FRAME_CHARS = 16 * 1024
@@ -37,15 +43,19 @@ def _db(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     return database_sync_to_async(func, thread_sensitive=False)
 
 
-def _person_post(conversation: Conversation, text: object) -> bool:
-    """The rate limit (a cache round trip: not on the event loop) and the write, together."""
-    if not throttle.message_allows(conversation.pk, sender=Sender.PERSON):
-        return False
-    services.message_post(conversation=conversation, text=text, sender=Sender.PERSON)
-    return True
-
-
 class _Base(AsyncJsonWebsocketConsumer):
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch without its `aclose_old_connections()` before every handler: that
+        is a hop to the one thread-sensitive thread for every frame of every socket of the
+        process (the profile of bench/helpline_chat.py showed it as the largest single cost).
+        These consumers run no ORM code on the event loop; every database call is a
+        database_sync_to_async hop (ours or the relay's), which closes old connections in
+        its own thread before and after."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None,
                       **kwargs: Any) -> None:
         if text_data is None or len(text_data) > MAX_FRAME_CHARS:
@@ -66,6 +76,55 @@ class _Base(AsyncJsonWebsocketConsumer):
     async def _error(self, error: DomainError) -> None:
         await self.send_json({"type": "error", "status": error.status_code, **error.as_dict()})
 
+    async def _post(self, conversation: Conversation, text: object, *, sender: str,
+                    counsellor: Counsellor | None = None) -> None:
+        try:
+            result = await relay.current().post(conversation, text, sender=sender,
+                                                counsellor=counsellor)
+        except DomainError as error:
+            await self._error(error)
+            return
+        except relay.NotSent:
+            await self.send_json({"type": "error", "status": 503,
+                                  "detail": "Your message was not sent. Please send it again."})
+            return
+        if result == relay.RATE_LIMITED:
+            await self.send_json({"type": "error", "status": 429,
+                                  "detail": "You are sending messages very fast."})
+
+    # Notifications mark conversations to push; one task per socket pushes them in turn.
+    def _wake(self, key: str) -> None:
+        if not hasattr(self, "_dirty"):
+            self._dirty: set[str] = set()
+            self._drainer: asyncio.Task | None = None
+        self._dirty.add(key)
+        if self._drainer is None:
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._dirty:
+                key = self._dirty.pop()
+                try:
+                    await self._push_key(key)
+                except Exception as error:  # the next notification, or the page's poll, retries
+                    logger.warning("helpline push failed: %s", type(error).__name__)
+        finally:
+            self._drainer = None
+
+    async def _push_key(self, key: str) -> None:
+        raise NotImplementedError
+
+    def _stop_draining(self) -> None:
+        drainer = getattr(self, "_drainer", None)
+        if drainer is not None:
+            drainer.cancel()
+
+    def _push_lock(self) -> asyncio.Lock:
+        if not hasattr(self, "_lock"):
+            self._lock = asyncio.Lock()
+        return self._lock
+
 
 class PersonConsumer(_Base):
     conversation: Conversation | None = None
@@ -75,7 +134,9 @@ class PersonConsumer(_Base):
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        self._stop_draining()
         if self.conversation is not None:
+            relay.current().unlisten(self.conversation.pk.hex, self)
             await self.channel_layer.group_discard(
                 notify.conversation_group(self.conversation.pk), self.channel_name)
 
@@ -86,7 +147,7 @@ class PersonConsumer(_Base):
         elif self.conversation is None:
             await self.close(code=4404)
         elif kind == "message":
-            await self._message(content.get("text"))
+            await self._post(self.conversation, content.get("text"), sender=Sender.PERSON)
         elif kind == "leave":
             await _db(services.person_leave)(conversation=self.conversation)
         elif kind == "ping":
@@ -99,33 +160,51 @@ class PersonConsumer(_Base):
         if conversation is None:
             await self.close(code=4404)
             return
+        if self.conversation is not None:
+            relay.current().unlisten(self.conversation.pk.hex, self)
         self.conversation = conversation
         self.seen = _int(content.get("after"))
         await self.channel_layer.group_add(notify.conversation_group(conversation.pk),
                                            self.channel_name)
+        await relay.current().listen(conversation.pk.hex, self)
         await self._push_view()
 
-    async def _message(self, text: object) -> None:
-        assert self.conversation is not None
-        try:
-            allowed = await _db(_person_post)(self.conversation, text)
-        except DomainError as error:
-            await self._error(error)
-            return
-        if not allowed:
-            await self.send_json({"type": "error", "status": 429,
-                                  "detail": "You are sending messages very fast."})
-
     async def _push_view(self) -> None:
+        """The full view (queue position included), from the database: hello and ping."""
         assert self.conversation is not None
-        view = await _db(presenters.person_view)(self.conversation,
-                                                                    after=self.seen)
+        async with self._push_lock():
+            view = await _db(presenters.person_view)(self.conversation, after=self.seen)
+            await self._send_view(view)
+
+    async def _push_key(self, key: str) -> None:
+        """After a notification: the batched read; the full view only while waiting."""
+        conversation = self.conversation
+        if conversation is None or conversation.pk.hex != key:
+            return
+        async with self._push_lock():
+            snapshot = await relay.current().read(conversation, after=self.seen)
+            if snapshot is None:
+                return
+            if snapshot.state == ConversationState.WAITING:
+                view = await _db(presenters.person_view)(conversation, after=self.seen)
+            else:
+                view = presenters.person_view_of(
+                    conversation, state=snapshot.state, next_sequence=snapshot.next_sequence,
+                    counsellor_id=snapshot.counsellor_id,
+                    counsellor_name=snapshot.counsellor_name, messages=snapshot.messages)
+            await self._send_view(view)
+
+    async def _send_view(self, view: dict) -> None:
         self.seen = max([self.seen, *(m["sequence"] for m in view["messages"])])
         await self.send_json({"type": "view", **view})
 
+    def relayed(self, conversation_key: str, sequence: int) -> None:
+        if sequence > self.seen:
+            self._wake(conversation_key)
+
     async def conversation_changed(self, event: dict) -> None:
         if self.conversation is not None and event.get("sequence", 0) >= self.seen:
-            await self._push_view()
+            self._wake(self.conversation.pk.hex)
 
 
 class ConsoleConsumer(_Base):
@@ -145,6 +224,9 @@ class ConsoleConsumer(_Base):
     async def disconnect(self, code: int) -> None:
         if self.counsellor is None:
             return
+        self._stop_draining()
+        for key in list(getattr(self, "watching", {})):
+            relay.current().unlisten(key, self)
         await self.channel_layer.group_discard(notify.queue_group(self.counsellor.helpline_id),
                                                self.channel_name)
         for key in list(getattr(self, "watching", {})):
@@ -164,36 +246,42 @@ class ConsoleConsumer(_Base):
         if conversation is None:
             await self.send_json({"type": "error", "status": 404, "detail": "Not found."})
             return
-        self.watching[conversation.pk.hex] = (conversation, after)
+        key = conversation.pk.hex
+        async with self._push_lock():
+            self.watching[key] = (conversation, after)
         await self.channel_layer.group_add(notify.conversation_group(conversation.pk),
                                            self.channel_name)
-        await self._push(conversation.pk.hex)
+        await relay.current().listen(key, self)
+        await self._push_key(key)
 
     async def _message(self, conversation_id: str, text: object) -> None:
         entry = self.watching.get(conversation_id.replace("-", ""))
         if entry is None:
             await self.send_json({"type": "error", "status": 404, "detail": "Not found."})
             return
-        try:
-            await _db(services.message_post)(
-                conversation=entry[0], text=text, sender=Sender.COUNSELLOR,
-                counsellor=self.counsellor)
-        except DomainError as error:
-            await self._error(error)
+        await self._post(entry[0], text, sender=Sender.COUNSELLOR, counsellor=self.counsellor)
 
-    async def _push(self, key: str) -> None:
-        conversation, seen = self.watching[key]
-        messages = await _db(selectors.messages_after)(conversation,
-                                                                          after=seen)
-        if messages:
-            self.watching[key] = (conversation, messages[-1]["sequence"])
-        await self.send_json({"type": "messages", "conversation": str(conversation.pk),
-                              "messages": messages})
+    async def _push_key(self, key: str) -> None:
+        async with self._push_lock():
+            if key not in self.watching:
+                return
+            conversation, seen = self.watching[key]
+            snapshot = await relay.current().read(conversation, after=seen)
+            messages = snapshot.messages if snapshot is not None else []
+            if messages:
+                self.watching[key] = (conversation, messages[-1]["sequence"])
+            await self.send_json({"type": "messages", "conversation": str(conversation.pk),
+                                  "messages": messages})
+
+    def relayed(self, conversation_key: str, sequence: int) -> None:
+        entry = self.watching.get(conversation_key)
+        if entry is not None and sequence > entry[1]:
+            self._wake(conversation_key)
 
     async def conversation_changed(self, event: dict) -> None:
         key = str(event.get("conversation") or "")
         if key in self.watching:
-            await self._push(key)
+            self._wake(key)
 
     async def queue_changed(self, event: dict) -> None:
         await self.send_json({"type": "queue"})

@@ -65,10 +65,20 @@ def person_view(conversation: Conversation, *, after: int) -> dict:
     state, next_sequence, counsellor_id, counsellor_name = Conversation.objects.filter(
         pk=conversation.pk).values_list("state", "next_sequence", "counsellor_id",
                                         "counsellor__display_name").get()
+    return person_view_of(conversation, state=state, next_sequence=next_sequence,
+                          counsellor_id=counsellor_id, counsellor_name=counsellor_name,
+                          messages=selectors.messages_after(conversation, after=after))
+
+
+def person_view_of(conversation: Conversation, *, state: str, next_sequence: int,
+                   counsellor_id: int | None, counsellor_name: str | None,
+                   messages: list[dict]) -> dict:
+    """The person's view from a conversation's state and messages already read (the socket
+    relay's batched read, or person_view's). Reads the database only while waiting (queue
+    position and wait)."""
     conversation.state, conversation.next_sequence = state, next_sequence
     conversation.counsellor_id = counsellor_id
-    view = {"state": conversation.state,
-            "messages": selectors.messages_after(conversation, after=after),
+    view = {"state": conversation.state, "messages": messages,
             "last_sequence": conversation.next_sequence - 1}
     if conversation.state == ConversationState.WAITING:
         position = selectors.queue_position(conversation)

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
+import time
+from collections import OrderedDict
 
 from core.crypto import DecryptionError, blind_index
 from core.envelope import (
@@ -32,8 +35,9 @@ TOKEN_PURPOSE = "helpline.conversation-token"  # noqa: S105 - a label
 RESUME_PURPOSE = "helpline.resume-code"
 RESUME_WORDS = 5
 
-__all__ = ["DESTROYED", "DecryptionError", "conversation_token", "data_key_new", "open_body",
-           "resume_code", "resume_hash", "seal_body", "token_hash", "token_looks_valid"]
+__all__ = ["DESTROYED", "DecryptionError", "conversation_token", "data_key_new",
+           "data_key_open_cached", "open_body", "opened_keys_forget", "resume_code",
+           "resume_hash", "seal_body", "token_hash", "token_looks_valid"]
 
 WORDS = (
     "acorn", "amber", "anchor", "apple", "april", "arch", "arrow", "aspen", "atlas", "autumn",
@@ -101,6 +105,42 @@ def data_key_new(*, organisation_id: int) -> tuple[bytes, str]:
 def data_key_open(wrapped: str, *, organisation_id: int) -> bytes:
     """The data key; DecryptionError (DataKeyDestroyed) once it was shredded."""
     return data_key_unwrap(wrapped, context=_key_context(organisation_id))
+
+
+# Unwrapped data keys of conversations in use, per process: the socket relay would otherwise
+# unwrap the same key for every message. Keyed by the wrapped value, so a shredded (DESTROYED)
+# or rewrapped key is never served from here; bounded, and forgotten after a few minutes.
+OPENED_KEYS_MAX = 4096
+OPENED_KEY_SECONDS = 300.0
+_opened: OrderedDict[tuple[str, int], tuple[float, bytes]] = OrderedDict()
+_opened_lock = threading.Lock()
+
+
+def data_key_open_cached(wrapped: str, *, organisation_id: int) -> bytes:
+    """data_key_open, remembering the answer for OPENED_KEY_SECONDS (never a failure)."""
+    if wrapped == DESTROYED or not wrapped:
+        return data_key_open(wrapped, organisation_id=organisation_id)
+    now = time.monotonic()
+    name = (wrapped, organisation_id)
+    with _opened_lock:
+        entry = _opened.get(name)
+        if entry is not None and entry[0] > now:
+            _opened.move_to_end(name)
+            return entry[1]
+    key = data_key_open(wrapped, organisation_id=organisation_id)
+    with _opened_lock:
+        _opened[name] = (now + OPENED_KEY_SECONDS, key)
+        _opened.move_to_end(name)
+        while len(_opened) > OPENED_KEYS_MAX:
+            _opened.popitem(last=False)
+    return key
+
+
+def opened_keys_forget() -> None:
+    """Drop every remembered data key (tests). A purge needs no call: the batch reads and
+    writes take the wrapped value from the row, and a purged row holds DESTROYED."""
+    with _opened_lock:
+        _opened.clear()
 
 
 def seal_body(text: str, *, key: bytes, field: str) -> str:

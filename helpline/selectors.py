@@ -6,9 +6,13 @@ answer None (a 404): nobody learns whether a conversation exists.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 
@@ -134,6 +138,82 @@ def _message_dict(row: Message, key: bytes) -> dict:
     name = row.counsellor.display_name if row.counsellor else ""
     return {"sequence": row.sequence, "sender": row.sender, "name": name, "text": text,
             "at": row.created_at.isoformat()}
+
+
+@dataclass
+class Snapshot:
+    """A conversation as one batched read saw it (`conversations_after`): what a person's view
+    and a console's messages frame are built from."""
+
+    state: str
+    next_sequence: int
+    counsellor_id: int | None
+    counsellor_name: str | None
+    messages: list[dict] = field(default_factory=list)
+
+    def after(self, sequence: int) -> list[dict]:
+        return [m for m in self.messages if m["sequence"] > sequence]
+
+
+# Every (conversation, after) pair of one batch in one round trip: the conversation's row and
+# its messages above `after` (at most `limit` each), in sequence order.
+_AFTER_MANY = """
+SELECT c.id, c.state, c.next_sequence, c.counsellor_id, cc.display_name, c.data_key,
+       c.organisation_id, m.sequence, m.sender, mc.display_name, m.body, m.created_at
+  FROM unnest(%(ids)s::uuid[], %(afters)s::int[]) AS r(id, after)
+  JOIN helpline_conversation c ON c.id = r.id
+  LEFT JOIN helpline_counsellor cc ON cc.id = c.counsellor_id
+  LEFT JOIN LATERAL (
+        SELECT sequence, sender, counsellor_id, body, created_at
+          FROM helpline_message
+         WHERE conversation_id = r.id AND sequence > r.after
+         ORDER BY sequence
+         LIMIT %(limit)s) m ON true
+  LEFT JOIN helpline_counsellor mc ON mc.id = m.counsellor_id
+ ORDER BY c.id, m.sequence
+"""
+
+
+def conversations_after(requests: Iterable[tuple[uuid.UUID, int]], *, limit: int = 500
+                        ) -> dict[uuid.UUID, Snapshot]:
+    """For each (conversation id, after): its state and its messages above `after`, opened
+    with its key, as `messages_after` gives them, in one query for the whole batch. Callers
+    pass only conversations they were already allowed (the socket's own, or watched after
+    `staff_conversation`). A conversation that no longer exists is absent."""
+    lowest: dict[uuid.UUID, int] = {}
+    for conversation_id, after in requests:
+        lowest[conversation_id] = min(after, lowest.get(conversation_id, after))
+    if not lowest:
+        return {}
+    ids = list(lowest)
+    with connection.cursor() as cursor:
+        cursor.execute(_AFTER_MANY, {"ids": ids, "afters": [lowest[i] for i in ids],
+                                     "limit": limit})
+        rows = cursor.fetchall()
+    snapshots: dict[uuid.UUID, Snapshot] = {}
+    keys: dict[uuid.UUID, bytes | None] = {}
+    for (conversation_id, state, next_sequence, counsellor_id, counsellor_name, wrapped,
+         organisation_id, sequence, sender, name, body, created_at) in rows:
+        snapshot = snapshots.get(conversation_id)
+        if snapshot is None:
+            snapshot = snapshots[conversation_id] = Snapshot(
+                state=state, next_sequence=next_sequence, counsellor_id=counsellor_id,
+                counsellor_name=counsellor_name)
+            try:
+                keys[conversation_id] = sealing.data_key_open_cached(
+                    wrapped, organisation_id=organisation_id)
+            except DecryptionError:
+                keys[conversation_id] = None  # shredded: no messages, as messages_after
+        key = keys[conversation_id]
+        if sequence is None or key is None:
+            continue
+        try:
+            text = sealing.open_body(body, key=key, field="message")
+        except DecryptionError:
+            text = ""
+        snapshot.messages.append({"sequence": sequence, "sender": sender, "name": name or "",
+                                  "text": text, "at": created_at.isoformat()})
+    return snapshots
 
 
 # --- capacity ----------------------------------------------------------------------------------

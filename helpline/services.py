@@ -275,6 +275,129 @@ def _append_in_one_statement(conversation: Conversation, text: str, *, sender: s
     return None if row is None else int(row[0])
 
 
+@dataclass(frozen=True)
+class Post:
+    """One message for `messages_post_batch`: the conversation the sender holds (checked at
+    hello/watch), the text as sent, and who sends it."""
+
+    conversation: Conversation
+    text: object
+    sender: str
+    counsellor: Counsellor | None = None
+
+
+_LOCK_MANY = """
+SELECT id, state, counsellor_id, next_sequence, data_key, organisation_id
+  FROM helpline_conversation
+ WHERE id = ANY(%(ids)s::uuid[]) AND purged_at IS NULL
+ ORDER BY id
+   FOR UPDATE
+"""
+
+# The batch's rows and the conversations' new next_sequence, in one statement (one round trip).
+_APPEND_MANY = """
+WITH bumped AS (
+    UPDATE helpline_conversation c
+       SET next_sequence = v.next_sequence,
+           person_seen_at = CASE WHEN v.person THEN %(at)s ELSE c.person_seen_at END
+      FROM unnest(%(bump_ids)s::uuid[], %(bump_next)s::int[], %(bump_person)s::bool[])
+           AS v(id, next_sequence, person)
+     WHERE c.id = v.id
+)
+INSERT INTO helpline_message (conversation_id, sequence, sender, counsellor_id, body, created_at)
+SELECT m.conversation_id, m.sequence, m.sender, m.counsellor_id, m.body, %(at)s
+  FROM unnest(%(ids)s::uuid[], %(sequences)s::int[], %(senders)s::text[],
+              %(counsellors)s::bigint[], %(bodies)s::text[])
+       AS m(conversation_id, sequence, sender, counsellor_id, body)
+"""
+
+
+def messages_post_batch(posts: list[Post], *, at: datetime | None = None
+                        ) -> list[int | DomainError]:
+    """Commit many messages in ONE transaction (the socket relay's batch, helpline.relay):
+    for each post, in order, its sequence number or the DomainError that refused it (text
+    missing or too long, conversation ended or purged, not this counsellor's).
+
+    The conversations' rows are locked in id order (two processes' batches never deadlock)
+    and each message takes the next number on the locked row, so sequence numbers stay
+    gapless and ordered per conversation, in arrival order within the batch. Any other error
+    (the database) is raised: nothing of the batch is committed."""
+    at = at or timezone.now()
+    results: list[int | DomainError | None] = [None] * len(posts)
+    texts: dict[int, str] = {}
+    for i, post in enumerate(posts):
+        try:
+            texts[i] = _message_text(post.text)
+        except DomainError as error:
+            results[i] = error
+    if not texts:
+        return results  # type: ignore[return-value]
+    if connection.vendor != "postgresql":
+        for i in texts:
+            post = posts[i]
+            try:
+                results[i] = message_post(conversation=post.conversation, text=texts[i],
+                                          sender=post.sender, counsellor=post.counsellor,
+                                          at=at)["sequence"]
+            except DomainError as error:
+                results[i] = error
+        return results  # type: ignore[return-value]
+    ids = sorted({posts[i].conversation.pk for i in texts})
+    rows: list = []
+    columns: dict[str, list] = {"ids": [], "sequences": [], "senders": [], "counsellors": [],
+                                "bodies": []}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_LOCK_MANY, {"ids": ids})
+        rows = cursor.fetchall()
+        locked = {row[0]: row for row in rows}
+        following: dict[uuid.UUID, int] = {}
+        person: set[uuid.UUID] = set()
+        for i, text in texts.items():
+            post = posts[i]
+            row = locked.get(post.conversation.pk)
+            refusal = _refusal(row, post)
+            key = None
+            if refusal is None:
+                try:
+                    key = sealing.data_key_open_cached(row[4], organisation_id=row[5])
+                except DecryptionError:
+                    refusal = Conflict("This conversation has ended.", field="state")
+            if refusal is not None:
+                results[i] = refusal
+                continue
+            conversation_id = row[0]
+            sequence = following.get(conversation_id, row[3])
+            following[conversation_id] = sequence + 1
+            if post.sender == Sender.PERSON:
+                person.add(conversation_id)
+            results[i] = sequence
+            columns["ids"].append(conversation_id)
+            columns["sequences"].append(sequence)
+            columns["senders"].append(str(post.sender))
+            columns["counsellors"].append(post.counsellor.pk if post.counsellor else None)
+            columns["bodies"].append(sealing.seal_body(text, key=key, field="message"))
+        if following:
+            bump = sorted(following)
+            cursor.execute(_APPEND_MANY, {
+                **columns, "at": at, "bump_ids": bump,
+                "bump_next": [following[c] for c in bump],
+                "bump_person": [c in person for c in bump]})
+    return results  # type: ignore[return-value]
+
+
+def _refusal(row: tuple | None, post: Post) -> DomainError | None:
+    """Why the locked row does not take this post (message_post's checks), or None."""
+    if post.sender == Sender.PERSON:
+        if row is None or row[1] not in (ConversationState.WAITING, ConversationState.ACTIVE):
+            return Conflict("This conversation has ended.", field="state")
+        return None
+    if post.sender == Sender.COUNSELLOR and post.counsellor is not None:
+        if row is None or row[1] != ConversationState.ACTIVE or row[2] != post.counsellor.pk:
+            return Forbidden("Only the counsellor in this conversation can write.")
+        return None
+    return Forbidden("Only the person or the counsellor can write.")
+
+
 def _message_text(text: object) -> str:
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("Write a message.", field="text")

@@ -13,6 +13,7 @@ from datetime import datetime
 from django.conf import settings
 
 from core.throttle import hit as _hit
+from core.throttle import hit_many as _hit_many
 from core.throttle import source_tag as _source_tag
 
 WINDOW_SECONDS = 3600
@@ -33,3 +34,10 @@ def message_allows(conversation_id: object, *, sender: str) -> bool:
     return _hit(f"helpline:messages:{sender}:{conversation_id}",
                 limit=settings.HELPLINE_MESSAGES_PER_WINDOW,
                 window=settings.HELPLINE_MESSAGE_WINDOW_SECONDS)
+
+
+def messages_allow(conversation_ids: list, *, sender: str) -> list[bool]:
+    """message_allows for several messages (the socket relay's batch), one round trip."""
+    return _hit_many([f"helpline:messages:{sender}:{cid}" for cid in conversation_ids],
+                     limit=settings.HELPLINE_MESSAGES_PER_WINDOW,
+                     window=settings.HELPLINE_MESSAGE_WINDOW_SECONDS)

@@ -1,0 +1,297 @@
+"""The sockets' batching (helpline.relay): many posts in one transaction with gapless, ordered
+sequence numbers per conversation, one answer per sender (refusals, rate limits, a failed
+batch), one notification per conversation per batch, other processes told through the
+channel layer, and reads batched into one query that answers what messages_after answers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.core.cache import cache
+from django.db import OperationalError, close_old_connections
+from django.utils import timezone
+
+from core.errors import Conflict, Forbidden, InvalidInput, PayloadTooLarge
+from core.throttle import hit, hit_many
+from helpline import presenters, relay, retention, sealing, selectors, services
+from helpline.models import Conversation, Message
+from outreach.asgi import application
+from tests.helpline.factories import helpline_world
+
+pytestmark = [pytest.mark.usefixtures("postgres", "redis_url"),
+              pytest.mark.django_db(transaction=True)]
+
+CHAT = "/ws/helpline/chat/"
+ORIGIN = [(b"origin", b"http://testserver")]
+
+
+def _active(w, n: int = 1) -> list[Conversation]:  # type: ignore[no-untyped-def]
+    """n conversations claimed by the world's counsellor (chats_per_counsellor allowing)."""
+    conversations = []
+    for _ in range(n):
+        started = services.conversation_start(helpline=w.helpline)
+        services.conversation_claim(counsellor=w.counsellor,
+                                    conversation_id=started.conversation.pk)
+        conversations.append(Conversation.objects.select_related("helpline", "counsellor")
+                             .get(pk=started.conversation.pk))
+    return conversations
+
+
+def _texts(conversation: Conversation) -> list[tuple[int, str, str]]:
+    return [(m["sequence"], m["sender"], m["text"])
+            for m in selectors.messages_after(conversation, after=0)]
+
+
+def test_one_batch_gives_each_post_the_next_sequence_in_order_and_refuses_only_what_it_must():
+    w = helpline_world(chats_per_counsellor=3)
+    one, two = _active(w, 2)
+    ended = _active(w, 1)[0]
+    services.person_leave(conversation=ended)
+    base_one, base_two = one.next_sequence, two.next_sequence  # after the "joined" messages
+    P = services.Post
+    results = services.messages_post_batch([
+        P(one, "first", "person"),
+        P(two, "hello two", "person"),
+        P(one, "second", "counsellor", w.counsellor),
+        P(one, "x" * 4001, "person"),             # too long
+        P(one, "   ", "person"),                  # empty
+        P(ended, "too late", "person"),           # ended
+        P(two, "not mine", "counsellor", w.colleague),
+        P(one, "third", "person"),
+    ])
+    assert results[:3] == [base_one, base_two, base_one + 1]
+    assert isinstance(results[3], PayloadTooLarge) and isinstance(results[4], InvalidInput)
+    assert isinstance(results[5], Conflict) and isinstance(results[6], Forbidden)
+    assert results[7] == base_one + 2
+    assert _texts(one)[-3:] == [(base_one, "person", "first"),
+                                (base_one + 1, "counsellor", "second"),
+                                (base_one + 2, "person", "third")]
+    assert _texts(two)[-1] == (base_two, "person", "hello two")
+    assert not Message.objects.filter(conversation=ended, sender="person").exists()
+    one.refresh_from_db()
+    assert one.next_sequence == base_one + 3
+    sequences = list(Message.objects.filter(conversation=one).order_by("sequence")
+                     .values_list("sequence", flat=True))
+    assert sequences == list(range(1, base_one + 3))  # gapless from 1
+
+
+def test_concurrent_batches_on_the_same_conversations_get_distinct_gapless_ordered_sequences():
+    w = helpline_world()
+    one, two = _active(w, 2)
+    start = {c.pk: c.next_sequence for c in (one, two)}
+    errors: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        try:
+            for k in range(10):
+                services.messages_post_batch([
+                    services.Post(one, f"{name} {k} a", "person"),
+                    services.Post(two, f"{name} {k}", "counsellor", w.counsellor),
+                    services.Post(one, f"{name} {k} b", "person")])
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=writer, args=(name,)) for name in ("left", "right")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for conversation, count in ((one, 40), (two, 20)):
+        rows = _texts(conversation)
+        mine = [r for r in rows if r[0] >= start[conversation.pk]]
+        assert [r[0] for r in mine] == list(range(start[conversation.pk],
+                                                  start[conversation.pk] + count))
+        for name in ("left", "right"):  # each writer's posts in the order it made them
+            own = [text for _, _, text in mine if text.startswith(name)]
+            expected = ([f"{name} {k} {s}" for k in range(10) for s in "ab"]
+                        if conversation == one else [f"{name} {k}" for k in range(10)])
+            assert own == expected
+
+
+def test_the_batched_read_answers_what_messages_after_and_person_view_answer():
+    w = helpline_world()
+    one, two = _active(w, 2)
+    for k in range(4):
+        services.message_post(conversation=one, text=f"m{k}", sender="person")
+    services.message_post(conversation=two, text="reply", sender="counsellor",
+                          counsellor=w.counsellor)
+    snapshots = selectors.conversations_after([(one.pk, 2), (one.pk, 4), (two.pk, 0)])
+    assert snapshots[one.pk].messages == selectors.messages_after(one, after=2)
+    assert snapshots[one.pk].after(4) == selectors.messages_after(one, after=4)
+    assert snapshots[two.pk].messages == selectors.messages_after(two, after=0)
+    snap = snapshots[two.pk]
+    from_batch = presenters.person_view_of(
+        two, state=snap.state, next_sequence=snap.next_sequence,
+        counsellor_id=snap.counsellor_id, counsellor_name=snap.counsellor_name,
+        messages=snap.messages)
+    assert from_batch == presenters.person_view(two, after=0)
+    # A shredded conversation reads as no messages (as messages_after), never an error.
+    Conversation.objects.filter(pk=one.pk).update(data_key=sealing.DESTROYED)
+    assert selectors.conversations_after([(one.pk, 0)])[one.pk].messages == []
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.told: list[tuple[str, int]] = []
+
+    def relayed(self, conversation_key: str, sequence: int) -> None:
+        self.told.append((conversation_key, sequence))
+
+
+def test_posts_of_one_tick_share_one_transaction_and_one_notification_per_conversation(settings):
+    settings.HELPLINE_MESSAGES_PER_WINDOW = 100
+    w = helpline_world()
+    one, two = _active(w, 2)
+    start = one.next_sequence
+
+    async def scenario() -> None:
+        r = relay.Relay(asyncio.get_running_loop())
+        recorder = Recorder()
+        await r.listen(one.pk.hex, recorder)
+        await r.listen(two.pk.hex, recorder)
+        posts = [r.post(one, f"p{k}", sender="person") for k in range(20)]
+        posts.append(r.post(two, "other", sender="counsellor", counsellor=w.counsellor))
+        sequences = await asyncio.gather(*posts)
+        assert sequences[:20] == list(range(start, start + 20))  # distinct, in order
+        assert r.batches["write"] == 1
+        assert sorted(recorder.told) == sorted([(one.pk.hex, start + 19),
+                                                (two.pk.hex, two.next_sequence)])
+        # What was refused is the sender's own answer; the rest of the batch is written.
+        outcomes = await asyncio.gather(r.post(one, "", sender="person"),
+                                        r.post(one, "fine", sender="person"),
+                                        return_exceptions=True)
+        assert isinstance(outcomes[0], InvalidInput) and outcomes[1] == start + 20
+        r.unlisten(one.pk.hex, recorder)
+        r.unlisten(two.pk.hex, recorder)
+
+    async_to_sync(scenario)()
+    assert [t for _, _, t in _texts(one)][-21:] == [*(f"p{k}" for k in range(20)), "fine"]
+
+
+def test_a_failed_batch_tells_every_sender_and_loses_nothing_already_committed(monkeypatch):
+    w = helpline_world()
+    (one,) = _active(w, 1)
+    real = services.messages_post_batch
+    failing = {"on": False}
+
+    def flaky(posts, **kwargs):  # type: ignore[no-untyped-def]
+        if failing["on"]:
+            raise OperationalError("the database went away")
+        return real(posts, **kwargs)
+
+    monkeypatch.setattr(services, "messages_post_batch", flaky)
+
+    async def scenario() -> None:
+        r = relay.Relay(asyncio.get_running_loop())
+        committed = await r.post(one, "kept", sender="person")
+        failing["on"] = True
+        outcomes = await asyncio.gather(*(r.post(one, f"lost {k}", sender="person")
+                                          for k in range(3)), return_exceptions=True)
+        assert all(isinstance(o, relay.NotSent) for o in outcomes)
+        failing["on"] = False
+        assert await r.post(one, "after", sender="person") == committed + 1
+
+    async_to_sync(scenario)()
+    texts = [t for _, _, t in _texts(one)]
+    assert texts[-2:] == ["kept", "after"] and not any(t.startswith("lost") for t in texts)
+
+
+def test_a_person_whose_batch_failed_is_told_on_the_socket(monkeypatch):
+    w = helpline_world()
+    started = services.conversation_start(helpline=w.helpline)
+
+    def broken(posts, **kwargs):  # type: ignore[no-untyped-def]
+        raise OperationalError("the database went away")
+
+    async def scenario() -> None:
+        person = WebsocketCommunicator(application, CHAT, headers=ORIGIN)
+        await person.connect()
+        await person.send_json_to({"type": "hello", "token": started.token, "after": 0})
+        assert (await person.receive_json_from(timeout=5))["type"] == "view"
+        monkeypatch.setattr(services, "messages_post_batch", broken)
+        await person.send_json_to({"type": "message", "text": "are you there"})
+        error = await person.receive_json_from(timeout=5)
+        assert error == {"type": "error", "status": 503,
+                         "detail": "Your message was not sent. Please send it again."}
+        await person.disconnect()
+
+    async_to_sync(scenario)()
+    assert not Message.objects.filter(conversation=started.conversation,
+                                      sender="person").exists()
+
+
+def test_another_process_hears_of_a_batch_through_the_encrypted_channel_layer():
+    w = helpline_world()
+    (one,) = _active(w, 1)
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        here, there = relay.Relay(loop), relay.Relay(loop)  # two server processes' relays
+        assert here.layer is get_channel_layer() and here.origin != there.origin
+        mine, theirs = Recorder(), Recorder()
+        await here.listen(one.pk.hex, mine)
+        await there.listen(one.pk.hex, theirs)
+        sequence = await here.post(one, "across", sender="person")
+        for _ in range(50):
+            if theirs.told:
+                break
+            await asyncio.sleep(0.05)
+        assert theirs.told == [(one.pk.hex, sequence)]
+        await asyncio.sleep(0.2)  # its own broadcast comes back to `here`: not told twice
+        assert mine.told == [(one.pk.hex, sequence)]
+        here.unlisten(one.pk.hex, mine)
+        there.unlisten(one.pk.hex, theirs)
+
+    async_to_sync(scenario)()
+
+
+def test_the_message_rate_limit_holds_through_the_relay(settings):
+    settings.HELPLINE_MESSAGES_PER_WINDOW = 2
+    w = helpline_world()
+    (one,) = _active(w, 1)
+
+    async def scenario() -> None:
+        r = relay.Relay(asyncio.get_running_loop())
+        outcomes = await asyncio.gather(*(r.post(one, f"m{k}", sender="person")
+                                          for k in range(4)))
+        assert [isinstance(o, int) for o in outcomes] == [True, True, False, False]
+        assert outcomes[2:] == [relay.RATE_LIMITED, relay.RATE_LIMITED]
+        # The counsellor is not rate-limited (as before).
+        assert isinstance(await r.post(one, "reply", sender="counsellor",
+                                       counsellor=w.counsellor), int)
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.parametrize("backend", ["redis", "locmem"])
+def test_hit_many_counts_like_hit(settings, backend):  # type: ignore[no-untyped-def]
+    if backend == "locmem":
+        settings.CACHES = {"default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    assert hit_many([], limit=1, window=60) == []
+    assert hit_many(["a", "b", "a"], limit=1, window=60) == [True, True, False]
+    assert hit("b", limit=2, window=60) is True       # b's second event
+    assert hit_many(["b"], limit=2, window=60) == [False]
+    cache.clear()
+
+
+def test_a_purged_conversation_takes_no_more_messages_even_with_its_key_remembered():
+    w = helpline_world(retention_days=1)
+    (one,) = _active(w, 1)
+    assert isinstance(services.messages_post_batch([services.Post(one, "hi", "person")])[0], int)
+    services.person_leave(conversation=one)
+    Conversation.objects.filter(pk=one.pk).update(created_at=timezone.now() - timedelta(days=3))
+    assert retention.conversations_purge_expired() == 1
+    # `one` still holds the wrapped key it was loaded with; the row says DESTROYED.
+    result = services.messages_post_batch([services.Post(one, "again", "person")])[0]
+    assert isinstance(result, Conflict)
