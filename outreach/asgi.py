@@ -17,7 +17,6 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "outreach.settings")
 django_application = get_asgi_application()  # sets Django up before the consumers import
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
@@ -71,7 +70,8 @@ async def _send_too_large(send, limit: int) -> None:  # type: ignore[no-untyped-
     await send({"type": "http.response.body", "body": body})
 
 
+# The session and auth middleware wrap the console's route only (helpline.routing).
 application = ProtocolTypeRouter({
     "http": BodyLimit(django_application),
-    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
 })
