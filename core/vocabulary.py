@@ -23,6 +23,10 @@ class OutcomeKind(models.TextChoices):
     CHATBOT_ENGAGED = "chatbot_engaged", "Engaged with a chatbot"
     INFO_REQUESTED = "info_requested", "Requested more information"
     HELPLINE_CONTACT = "helpline_contact", "Contacted a helpline"
+    # Recorded by the system for conversations on a helpline hosted here (helpline.services),
+    # never reported by partners (interventions.outcomes.REPORTABLE_KINDS).
+    HELPLINE_ANSWERED = "helpline_answered", "Answered by a counsellor"
+    HELPLINE_ABANDONED = "helpline_abandoned", "Left the helpline queue unanswered"
     SELFHELP_SIGNUP = "selfhelp_signup", "Signed up to self-help"
     REPEAT_TRIGGER = "repeat_trigger", "Triggered again"
     SEARCH_ABANDONED = "search_abandoned", "Abandoned the search"
@@ -31,6 +35,11 @@ class OutcomeKind(models.TextChoices):
     DELIVERY_FAILED = "delivery_failed", "Delivery failed"
     MODULE_ENROLLED = "module_enrolled", "Enrolled in a learning module"
     MODULE_COMPLETED = "module_completed", "Completed a learning module"
+
+
+# Outcomes nobody wants more of that a plan may watch only as guardrails: never its primary or
+# a secondary outcome (a rise is harm, not success). evaluation.services checks plans.
+GUARDRAIL_ONLY_KINDS: frozenset[str] = frozenset({OutcomeKind.HELPLINE_ABANDONED})
 
 
 # The audiences of help resources (the shared data's vocabulary) that serve each stage.

@@ -157,7 +157,8 @@ class EvaluationPlanAdmin(OrganisationScopedAdmin):
             "campaign": campaign, "report": report, "charts": charts,
             "breakdowns": [(b, breakdown_rows(b)) for b in [*report.daily, *report.strata]],
             "kinds": report.outcome_kinds,
-            "funnel_labels": ["exposures", *FUNNEL],
+            "funnel_labels": [s.label for s in next(iter(report.funnel.values()), [])]
+            or ["exposures", *FUNNEL],
             "arm_rows": [(row, [(row.outcomes[k], row.rates[k]) for k in report.outcome_kinds])
                          for row in [*report.arms, *([report.totals] if report.totals else [])]],
             "production": settings.PRODUCTION,

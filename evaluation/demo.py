@@ -7,9 +7,10 @@ marked: exposures carry ``trigger="demo_simulated"``. The 90 days of helpline co
 for the interrupted time series are interventions' rows: ``interventions.demo``.
 
 Rates follow the reThink funnel's shape (information requests ~3.4x help clicks, contacts
-~14% of clicks) scaled up about 30x so that two weeks of demo traffic give visible intervals; the
-first variant has a real +50% effect on help clicks. Idempotent: a second call only makes
-sure the plan exists and is locked.
+~14% of clicks; of the contacts ~80% answered and ~15% left the queue unanswered, as the
+helpline hosted here records them) scaled up about 30x so that two weeks of demo traffic
+give visible intervals; the first variant has a real +50% effect on help clicks.
+Idempotent: a second call only makes sure the plan exists and is locked.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ EXPOSURES = 90_000
 HELP_CLICK = 0.005  # reThink: 490 / 2.8M = 0.000175, scaled ~30x for the demo
 INFO_PER_CLICK = 3.4
 CONTACT_PER_CLICK = 0.14
+# What became of a contact on the helpline hosted here (as helpline.services records it):
+# answered by a counsellor, or left the queue unanswered; the rest still waiting.
+ANSWERED_PER_CONTACT = 0.8
+ABANDONED_PER_CONTACT = 0.15
 EFFECT = 1.5  # the first variant's real effect on help clicks
 SIMULATED = "demo_simulated"
 
@@ -81,7 +86,9 @@ def _simulate(campaign, arms: list) -> int:  # type: ignore[no-untyped-def]
     # Seeded by the arms' names and kinds, not the campaign's id: the same design simulates
     # the same evidence wherever the database's id sequences stand (a test's result
     # depended on how many campaigns earlier tests had created).
-    rng = random.Random("outreach-demo-" + ",".join(f"{a.name}:{a.kind}" for a in arms))
+    design = ",".join(f"{a.name}:{a.kind}" for a in arms)
+    rng = random.Random("outreach-demo-" + design)
+    queue_rng = random.Random("outreach-demo-queue-" + design)  # leaves rng's draws as they were
     weights = [float(a.weight) or 1.0 for a in arms]
     first_variant = next(a for a in arms if a.kind == "variant")
     channels = [c for c in (campaign.channels or []) if c] or ["on_platform"]
@@ -100,7 +107,9 @@ def _simulate(campaign, arms: list) -> int:  # type: ignore[no-untyped-def]
             rng.choice(channels), rng.choices(["GB", "IE"], [0.85, 0.15])[0], "en", SIMULATED,
             person.key_id, person.value, arm.kind == "holdout", _when(at)))
         effect = EFFECT if arm.pk == first_variant.pk else 1.0
-        for kind, delay in _outcomes(rng, arm.kind == "holdout", effect):
+        simulated = _outcomes(rng, arm.kind == "holdout", effect)
+        simulated += _queue_outcomes(queue_rng, simulated)
+        for kind, delay in simulated:
             outcomes.append((campaign.organisation_id, _uuid(exposure_id), campaign.pk, kind,
                              f"demo-{n}-{kind}", _when(at + delay), _when(at + delay)))
     # Plain executemany: the ORM's bulk_create is ten times slower for this many rows.
@@ -132,3 +141,15 @@ def _outcomes(rng: random.Random, holdout: bool, effect: float) -> list[tuple[st
             for kind, p in (("info_requested", click * INFO_PER_CLICK), ("help_click", click),
                             ("helpline_contact", click * CONTACT_PER_CLICK), ("opt_out", 0.0004))
             if rng.random() < p]
+
+
+def _queue_outcomes(rng: random.Random, simulated: list[tuple[str, timedelta]]
+                    ) -> list[tuple[str, timedelta]]:
+    """After a simulated helpline contact: answered, abandoned, or neither (still waiting)."""
+    contact = next((delay for kind, delay in simulated if kind == "helpline_contact"), None)
+    if contact is None:
+        return []
+    draw = rng.random()
+    kind = ("helpline_answered" if draw < ANSWERED_PER_CONTACT else "helpline_abandoned"
+            if draw < ANSWERED_PER_CONTACT + ABANDONED_PER_CONTACT else None)
+    return [(kind, contact + timedelta(minutes=rng.randint(1, 15)))] if kind else []

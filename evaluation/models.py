@@ -276,6 +276,10 @@ class DailyCell(models.Model):
     chatbot_engaged = models.BigIntegerField(default=0)
     info_requested = models.BigIntegerField(default=0)
     helpline_contact = models.BigIntegerField(default=0)
+    # Added after the others, with a database default too, so that SQL writing cells with the
+    # earlier column list (the report benchmark's generator) still inserts.
+    helpline_answered = models.BigIntegerField(default=0, db_default=0)
+    helpline_abandoned = models.BigIntegerField(default=0, db_default=0)
     selfhelp_signup = models.BigIntegerField(default=0)
     repeat_trigger = models.BigIntegerField(default=0)
     search_abandoned = models.BigIntegerField(default=0)

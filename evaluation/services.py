@@ -21,7 +21,7 @@ from django.utils import timezone
 from core.disclosure import DisclosurePolicy
 from core.errors import Conflict, InvalidInput
 from core.pseudonyms import Pseudonym
-from core.vocabulary import OutcomeKind
+from core.vocabulary import GUARDRAIL_ONLY_KINDS, OutcomeKind
 from evaluation.exposure_log import (  # noqa: F401 (the contract: re-exported)
     ExposureCap,
     ExposureRow,
@@ -73,20 +73,46 @@ def exposures_record_many(records: list[dict]) -> list[uuid.UUID]:
     return [row.id for row in rows]
 
 
-def outcome_record(*, exposure: Exposure, kind: str, idempotency_key: str,
+def outcome_record(*, kind: str, idempotency_key: str, exposure: Exposure | None = None,
+                   campaign=None, reported_by_id: int | None = None,  # type: ignore[no-untyped-def]
                    at: datetime | None = None) -> None:
-    """Record one outcome attributed to `exposure` (reported by its own organisation).
+    """Record one outcome the system itself observed: the writer of every such outcome (a
+    help link's click, a helpline conversation, a learning module's enrolment).
 
-    Idempotent: the same key counts once (a repeat is ignored). The writer for
-    outcomes that follow an exposure inside the system (e.g. a learning module's enrolment)."""
+    Attributed to `exposure` (its campaign), else to `campaign` alone (a referral code:
+    population-level evidence, no arm); neither is an error. `reported_by_id` defaults to
+    the exposure's (or campaign's) own organisation. Idempotent: a key counts once per
+    reporting organisation (a repeat is ignored)."""
     if kind not in OutcomeKind.values:
         raise InvalidInput(f"unknown outcome kind {kind!r}", field="kind")
+    if exposure is not None:
+        organisation_id, campaign_id = exposure.organisation_id, exposure.campaign_id
+    elif campaign is not None:
+        organisation_id, campaign_id = campaign.organisation_id, campaign.pk
+    else:
+        raise InvalidInput("an outcome is attributed to an exposure or a campaign",
+                           field="exposure")
     at = at or timezone.now()
     Outcome.objects.bulk_create([Outcome(
-        organisation_id=exposure.organisation_id, reported_by_id=exposure.organisation_id,
-        exposure=exposure, campaign_id=exposure.campaign_id, kind=kind,
+        organisation_id=organisation_id, reported_by_id=reported_by_id or organisation_id,
+        exposure=exposure, campaign_id=campaign_id, kind=kind,
         idempotency_key=idempotency_key[:128], occurred_at=at, recorded_at=at)],
         ignore_conflicts=True)
+
+
+def outcome_record_like(*, reported_by_id: int, like_key: str, kind: str,
+                        idempotency_key: str, at: datetime | None = None) -> bool:
+    """Record `kind` attributed as the outcome (reported_by_id, like_key) is: the same exposure,
+    or the same campaign without one (e.g. a helpline conversation answered after its
+    helpline_contact). False, and nothing written, when that outcome does not exist (it was
+    never attributed, or retention has purged it)."""
+    first = (Outcome.objects.select_related("exposure", "campaign")
+             .filter(reported_by_id=reported_by_id, idempotency_key=like_key).first())
+    if first is None or (first.exposure is None and first.campaign is None):
+        return False
+    outcome_record(kind=kind, idempotency_key=idempotency_key, exposure=first.exposure,
+                   campaign=first.campaign, reported_by_id=reported_by_id, at=at)
+    return True
 
 
 def exposure_row(*, campaign, arm, subject: Pseudonym, source: str, channel: str,  # type: ignore[no-untyped-def]
@@ -192,6 +218,14 @@ def _check_outcomes(name: str, values: Any) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def _check_not_aimed_for(name: str, values: list[str]) -> None:
+    """A harm (core.vocabulary.GUARDRAIL_ONLY_KINDS) is watched as a guardrail, never a goal."""
+    wrong = [v for v in values if v in GUARDRAIL_ONLY_KINDS]
+    if wrong:
+        raise InvalidInput(f"{', '.join(wrong)} is a harm to watch, not an aim: name it as a "
+                           "guardrail outcome", field=name)
+
+
 def _check_choice(name: str, value: Any, choices: type) -> None:
     if value not in choices.values:
         raise InvalidInput(f"must be one of {', '.join(choices.values)}", field=name)
@@ -204,6 +238,8 @@ def _validate_plan(plan: EvaluationPlan) -> None:
     _check_choice("analysis_method", plan.analysis_method, AnalysisMethod)
     plan.secondary_outcomes = _check_outcomes("secondary_outcomes", plan.secondary_outcomes)
     plan.guardrail_outcomes = _check_outcomes("guardrail_outcomes", plan.guardrail_outcomes)
+    _check_not_aimed_for("primary_outcome", [plan.primary_outcome])
+    _check_not_aimed_for("secondary_outcomes", plan.secondary_outcomes)
     if not 0 < float(plan.alpha) < 0.5:
         raise InvalidInput("must be between 0 and 0.5", field="alpha")
     if not 0 < float(plan.power) < 1:

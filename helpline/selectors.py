@@ -17,6 +17,7 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Quer
 from django.utils import timezone
 
 from core.crypto import DecryptionError
+from directory.selectors import help_resources_for
 from helpline import capacity as cap
 from helpline import sealing
 from helpline.models import (
@@ -26,6 +27,7 @@ from helpline.models import (
     CounsellorRole,
     Helpline,
     Message,
+    PacedCampaign,
     Presence,
     SafeguardingFlag,
 )
@@ -56,6 +58,31 @@ def conversation_for_resume_code(code: str, *, at: datetime | None = None) -> Co
     return (Conversation.objects.select_related("helpline")
             .filter(resume_hash=sealing.resume_hash(code), purged_at__isnull=True,
                     resume_expires_at__gt=at or timezone.now()).first())
+
+
+def campaign_signposts_helpline(campaign) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a campaign signposts a helpline hosted here: it is paced to one, or a hosted
+    helpline's chat entry is among the help its countries, languages and audiences are given
+    (``directory.selectors.help_resources_for``, as the launch check reads it; confirmed or
+    not). From configuration only, never from conversations: whether the campaign report shows
+    the helpline's answered / abandoned figures says nothing about anyone
+    (evaluation.reports.context.SIGNPOSTS_HELPLINE; wired in outreach/apps.py)."""
+    if PacedCampaign.objects.filter(campaign=campaign).exists():
+        return True
+    hosted = set(Helpline.objects.values_list("resource_id", flat=True))
+    if not hosted:
+        return False
+    stages = sorted({s.stage for s in campaign.segments.all() if s.stage}) or [None]
+    at = timezone.now()
+    for country in campaign.countries or [None]:
+        for language in campaign.languages or [None]:
+            for stage in stages:
+                resources = help_resources_for(
+                    organisation=campaign.organisation, country=country, language=language,
+                    audience=stage, at=at, include_unconfirmed=True)
+                if any(r.pk in hosted for r in resources):
+                    return True
+    return False
 
 
 # --- staff -------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from campaigns.models import Campaign
 from core.crypto import DecryptionError
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, PayloadTooLarge
 from core.vocabulary import OutcomeKind
-from evaluation.models import Exposure, Outcome
+from evaluation.models import Exposure
+from evaluation.services import outcome_record, outcome_record_like
 from helpline import notify, sealing
 from helpline.models import (
     CallerType,
@@ -101,14 +102,23 @@ def _exposure_from_via(helpline: Helpline, via: str) -> Exposure | None:
 def _outcome_record(*, conversation: Conversation, attribution: Attribution,
                     at: datetime) -> None:
     """The helpline_contact outcome, attributed to the exposure or the referral code."""
-    campaign = attribution.campaign
-    if campaign is None:
+    if attribution.campaign is None:
         return
-    Outcome.objects.bulk_create([Outcome(
-        organisation_id=campaign.organisation_id, reported_by=conversation.organisation,
-        exposure=attribution.exposure, campaign=campaign, kind=OutcomeKind.HELPLINE_CONTACT,
-        idempotency_key=f"helpline:{conversation.pk}", occurred_at=at, recorded_at=at)],
-        ignore_conflicts=True)
+    outcome_record(kind=OutcomeKind.HELPLINE_CONTACT, idempotency_key=_contact_key(conversation),
+                   exposure=attribution.exposure, campaign=attribution.campaign,
+                   reported_by_id=conversation.organisation_id, at=at)
+
+
+def _contact_key(conversation: Conversation) -> str:
+    return f"helpline:{conversation.pk}"
+
+
+def _queue_outcome_record(*, conversation: Conversation, kind: str, at: datetime) -> None:
+    """helpline_answered / helpline_abandoned: attributed as the conversation's helpline_contact
+    is (the same exposure or campaign; nothing without one), once per conversation."""
+    outcome_record_like(
+        reported_by_id=conversation.organisation_id, like_key=_contact_key(conversation),
+        kind=kind, idempotency_key=f"{kind.replace('_', '-')}:{conversation.pk}", at=at)
 
 
 # --- the person --------------------------------------------------------------------------------
@@ -174,6 +184,7 @@ def person_leave(*, conversation: Conversation, at: datetime | None = None) -> C
         row = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if row.state == ConversationState.WAITING:
             _set_state(row, ConversationState.ABANDONED, at, action="helpline.abandoned")
+            _queue_outcome_record(conversation=row, kind=OutcomeKind.HELPLINE_ABANDONED, at=at)
         elif row.state == ConversationState.ACTIVE:
             _system_message(row, "The person has left the chat.", at=at)
             _set_state(row, ConversationState.ENDED, at, action="helpline.person_left")
@@ -482,6 +493,7 @@ def conversation_claim(*, counsellor: Counsellor, conversation_id: uuid.UUID | N
             return None
         row.state, row.counsellor, row.answered_at = ConversationState.ACTIVE, me, at
         row.save(update_fields=["state", "counsellor", "answered_at"])
+        _queue_outcome_record(conversation=row, kind=OutcomeKind.HELPLINE_ANSWERED, at=at)
         audit_record(organisation=row.organisation, actor=Actor(user=me.user),
                      action="helpline.claimed", target=row, changes={"counsellor": me.pk})
         _system_message(row, f"{me.display_name} has joined the chat.", at=at)

@@ -29,11 +29,16 @@ from core.errors import InvalidInput
 from core.locales import language_chain
 from core.memo import FOREVER, Memo
 from core.pseudonyms import Pseudonym, pseudonymise
-from core.vocabulary import Channel
+from core.vocabulary import Channel, OutcomeKind
 from directory.selectors import Signpost, help_resources_for, legal_notice_for
 from evaluation.exposure_log import exposure_cap_for
-from evaluation.models import Exposure, ExposureSource, Outcome
-from evaluation.services import ExposureCap, exposure_insert_unless_capped, exposure_row
+from evaluation.models import Exposure, ExposureSource
+from evaluation.services import (
+    ExposureCap,
+    exposure_insert_unless_capped,
+    exposure_row,
+    outcome_record,
+)
 from interventions.links import LinkTarget, link_destination, link_url
 from interventions.locales import normalise_country, normalise_language
 from interventions.sanitise import clean_html
@@ -340,11 +345,8 @@ def help_click_record(*, target: LinkTarget, count: bool, at: datetime | None = 
     if url is None:
         return None
     if count:
-        Outcome.objects.bulk_create([Outcome(
-            organisation_id=exposure.organisation_id, reported_by_id=exposure.organisation_id,
-            exposure=exposure, campaign_id=exposure.campaign_id, kind="help_click",
-            idempotency_key=f"click:{exposure.pk}:{target.resource_id}", occurred_at=at,
-            recorded_at=at)], ignore_conflicts=True)
+        outcome_record(kind=OutcomeKind.HELP_CLICK, exposure=exposure, at=at,
+                       idempotency_key=f"click:{exposure.pk}:{target.resource_id}")
     return url
 
 

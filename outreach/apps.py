@@ -11,14 +11,19 @@ class OutreachConfig(AppConfig):
         # Imported here, not at the top: an AppConfig module is imported before models load.
         from evaluation.admin import report_section_register
         from evaluation.population import population_source_register
+        from evaluation.reports import signposts_helpline_register
+        from helpline.selectors import campaign_signposts_helpline
         from interventions.selectors import helpline_daily_totals
         from learning.campaign_section import campaign_learning_section
 
         # Wiring, so that evaluation never imports the higher layers it reports on: the
         # campaign report shows learning's section (knowledge gain, enrolment, completion) and
-        # its population view reads the helplines' daily totals kept by interventions.
+        # its population view reads the helplines' daily totals kept by interventions; it
+        # shows answered / abandoned beside helpline contacts where the campaign signposts a
+        # helpline hosted here.
         report_section_register(campaign_learning_section)
         population_source_register(helpline_daily_totals)
+        signposts_helpline_register(campaign_signposts_helpline)
         choice_errors_name_the_choices()
 
 

@@ -25,9 +25,16 @@ progress), ``builder`` (``campaign_report``).
 """
 
 from evaluation.reports.builder import breakdown_rows, campaign_report
-from evaluation.reports.context import Counts, ReportContext, read_counts
+from evaluation.reports.context import (
+    SIGNPOSTS_HELPLINE,
+    Counts,
+    ReportContext,
+    read_counts,
+    signposts_helpline_register,
+)
 from evaluation.reports.views import (
     FUNNEL,
+    HELPLINE_QUEUE,
     HIDDEN,
     ArmRow,
     Breakdown,
@@ -42,7 +49,8 @@ from evaluation.reports.views import (
 )
 
 __all__ = [
-    "FUNNEL", "HIDDEN", "ArmRow", "Breakdown", "CampaignReport", "Comparison", "Counts",
-    "FunnelStage", "PlanView", "ProgressView", "RateView", "ReportContext", "SrmView",
-    "StratifiedView", "breakdown_rows", "campaign_report", "read_counts",
+    "FUNNEL", "HELPLINE_QUEUE", "HIDDEN", "SIGNPOSTS_HELPLINE", "ArmRow", "Breakdown",
+    "CampaignReport", "Comparison", "Counts", "FunnelStage", "PlanView", "ProgressView",
+    "RateView", "ReportContext", "SrmView", "StratifiedView", "breakdown_rows",
+    "campaign_report", "read_counts", "signposts_helpline_register",
 ]

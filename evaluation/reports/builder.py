@@ -16,9 +16,8 @@ from evaluation.population import campaign_population
 from evaluation.reports.checks import _progress, _srm
 from evaluation.reports.comparisons import _compare, _stratified
 from evaluation.reports.context import PERSON_UNITS, ReportContext, _context
-from evaluation.reports.table import _disclosure_table, _measures
+from evaluation.reports.table import _disclosure_table, _measures, funnel_steps
 from evaluation.reports.views import (
-    FUNNEL,
     ArmRow,
     Breakdown,
     CampaignReport,
@@ -98,23 +97,23 @@ def _rate(shown: Published, key: tuple, events: int, exposures: int, mid_p: bool
 
 def _funnel(ctx: ReportContext, shown: Published, rows: list[ArmRow],
             totals: ArmRow | None) -> dict[str, list[FunnelStage]]:
-    """Exposure -> information request -> help click -> helpline contact, per arm."""
+    """Exposure -> information request -> help click -> helpline contact, per arm; beside the
+    contacts, for a campaign that signposts a helpline hosted here, the answered and the
+    abandoned (each a share of the contacts)."""
+    measures = ("exposures", *ctx.funnel)
     every: dict[str, tuple[ArmRow, tuple, dict[str, int]]] = {}
     for row in rows:
-        every[row.name] = (row, (row.arm_id,),
-                           {m: ctx.count(row.arm_id, m) for m in ("exposures", *FUNNEL)})
+        every[row.name] = (row, (row.arm_id,), {m: ctx.count(row.arm_id, m) for m in measures})
     if totals is not None:
         every[totals.name] = (totals, (), {m: sum(ctx.count(a.pk, m) for a in ctx.arms)
-                                           for m in ("exposures", *FUNNEL)})
+                                           for m in measures})
     funnel = {}
     for name, (row, suffix, exact) in every.items():
         stages = [FunnelStage("exposures", row.exposures, None)]
-        previous = "exposures"
-        for kind in FUNNEL:
-            passes = shown.shown(("conversion", kind, *suffix)) and exact.get(previous)
+        for of, kind in funnel_steps(ctx):
+            passes = shown.shown(("conversion", kind, *suffix)) and exact.get(of)
             stages.append(FunnelStage(kind, row.outcomes[kind],
-                                      exact.get(kind, 0) / exact[previous] if passes else None))
-            previous = kind
+                                      exact.get(kind, 0) / exact[of] if passes else None, of))
         funnel[name] = stages
     return funnel
 

@@ -23,7 +23,7 @@ def _compare(ctx: ReportContext, shown: Published, report: CampaignReport) -> No
                          for c in primary}, alpha=ctx.plan.alpha if ctx.plan else 0.05)
     adjusted = family.by_label()
     report.comparisons = [_with_adjustment(c, adjusted.get(c.variant)) for c in primary]
-    for kind in ctx.kinds[1:]:
+    for kind in ctx.compared[1:]:
         report.secondary_comparisons += [
             _comparison(ctx, shown, v, kind, rates_only=True) for v in ctx.variants]
 

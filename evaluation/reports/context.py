@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,10 +20,27 @@ from evaluation.models import (
     EvaluationPlan,
     UnitOfAnalysis,
 )
-from evaluation.reports.views import FUNNEL
+from evaluation.reports.views import FUNNEL, HELPLINE_QUEUE
 
 # Plans whose unit is a person: analysed per person when the person totals exist.
 PERSON_UNITS = (UnitOfAnalysis.SESSION, UnitOfAnalysis.RECIPIENT)
+
+# Whether a campaign signposts a helpline hosted here (helpline.selectors), registered by the
+# wiring (outreach/apps.py) so that evaluation imports no helpline: the report then shows what
+# became of its helpline contacts (HELPLINE_QUEUE). Each check is called with the campaign and
+# answers from configuration only (never from counts of people).
+HelplineCheck = Callable[..., bool]
+SIGNPOSTS_HELPLINE: list[HelplineCheck] = []
+
+
+def signposts_helpline_register(check: HelplineCheck) -> None:
+    if check not in SIGNPOSTS_HELPLINE:
+        SIGNPOSTS_HELPLINE.append(check)
+
+
+def signposts_helpline(campaign) -> bool:  # type: ignore[no-untyped-def]
+    return any(check(campaign) for check in SIGNPOSTS_HELPLINE)
+
 
 # --- reading the counts ----------------------------------------------------------------------
 
@@ -77,6 +95,21 @@ class ReportContext:
     kinds: tuple[str, ...]
     unit: str
     comparator: Any | None
+    helpline: bool = False  # the campaign signposts a helpline hosted here
+
+    @property
+    def funnel(self) -> tuple[str, ...]:
+        """The funnel's stages after exposures; the helpline queue's beside helpline_contact."""
+        return (*FUNNEL, *HELPLINE_QUEUE) if self.helpline else FUNNEL
+
+    @property
+    def compared(self) -> tuple[str, ...]:
+        """Kinds compared between arms: the primary first, then the plan's secondary and
+        guardrail outcomes and the funnel's. The helpline queue's kinds are described (counts,
+        rates, funnel) but compared only when the plan names them, so abandoning the queue is
+        never read as one more outcome to raise (a plan may name it only as a guardrail)."""
+        named = set(_planned(self.plan, self.primary))
+        return tuple(k for k in self.kinds if k not in HELPLINE_QUEUE or k in named)
 
     @property
     def basis(self) -> str:
@@ -137,19 +170,25 @@ def _context(campaign, policy: DisclosurePolicy) -> ReportContext:  # type: igno
     plan = EvaluationPlan.objects.filter(campaign=campaign).first()
     arms = tuple(campaign.arms.all().order_by("pk"))
     primary = str(plan.primary_outcome if plan else OutcomeKind.HELP_CLICK)
+    helpline = signposts_helpline(campaign)
     return ReportContext(
         campaign=campaign, policy=policy, plan=plan, arms=arms, counts=read_counts(campaign),
-        primary=primary, kinds=_outcome_kinds(plan, primary),
+        primary=primary, kinds=_outcome_kinds(plan, primary, helpline=helpline),
         unit=plan.unit_of_analysis if plan else UnitOfAnalysis.SESSION,
-        comparator=_comparator_arm(list(arms), plan))
+        comparator=_comparator_arm(list(arms), plan), helpline=helpline)
 
 
-def _outcome_kinds(plan: EvaluationPlan | None, primary: str) -> tuple[str, ...]:
+def _planned(plan: EvaluationPlan | None, primary: str) -> list[str]:
     planned = [primary]
     if plan:
         planned += list(plan.secondary_outcomes) + list(plan.guardrail_outcomes)
-    planned += list(FUNNEL)
-    return tuple(dict.fromkeys(str(k) for k in planned))
+    return [str(k) for k in planned]
+
+
+def _outcome_kinds(plan: EvaluationPlan | None, primary: str, *,
+                   helpline: bool = False) -> tuple[str, ...]:
+    kinds = [*_planned(plan, primary), *FUNNEL, *(HELPLINE_QUEUE if helpline else ())]
+    return tuple(dict.fromkeys(kinds))
 
 
 def _comparator_arm(arms: list, plan: EvaluationPlan | None):  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ import itertools
 from core.disclosure import Table
 from evaluation.models import UnitOfAnalysis
 from evaluation.reports.context import ReportContext
-from evaluation.reports.views import FUNNEL
+from evaluation.reports.views import FUNNEL, HELPLINE_QUEUE
 
 
 def _measures(ctx: ReportContext) -> tuple[str, ...]:
@@ -28,6 +28,9 @@ def _disclosure_table(ctx: ReportContext) -> Table:
             table.count(("arm", measure, arm.pk), ctx.count(arm.pk, measure),
                         cost=_arm_cost(ctx, arm.pk, measure))
         table.total(("all", measure), [("arm", measure, a.pk) for a in ctx.arms], cost=1)
+    if ctx.helpline:
+        for arm in ctx.arms:
+            _helpline_queue(ctx, table, arm.pk)
     if ctx.basis == "subjects":  # events of a per-person analysis: people with an outcome
         for arm in ctx.arms:
             _people(ctx, table, arm.pk)
@@ -40,6 +43,19 @@ def _disclosure_table(ctx: ReportContext) -> Table:
                 table.sums_to(("arm", measure, arm.pk), parts)
     _declare_derived(ctx, table)
     return table
+
+
+def _helpline_queue(ctx: ReportContext, table: Table, arm_id: int) -> None:
+    """Answered and abandoned are some of the contacts (one of each at most per conversation,
+    attributed as its contact is): a reader knows that contacts = answered + abandoned + the
+    rest (still waiting, ended unanswered, or contacts reported by a helpline not hosted
+    here), so the rest is a latent cell, protected like any small count. Not declared while
+    the rollup has counted an answer before its contact (the parts would exceed the total)."""
+    contact = ("arm", "helpline_contact", arm_id)
+    parts = [("arm", kind, arm_id) for kind in HELPLINE_QUEUE]
+    rest = table.exact(contact) - sum(table.exact(p) for p in parts)
+    if rest >= 0:
+        table.sums_to(contact, [*parts, table.latent(("helpline rest", arm_id), rest)])
 
 
 def _people(ctx: ReportContext, table: Table, arm_id: int) -> None:
@@ -68,8 +84,7 @@ def _declare_derived(ctx: ReportContext, table: Table) -> None:
         table.derived(("rate", kind, "all"), None,
                       depends_on=[("all", kind), ("all", "exposures")])
     for arm_key in [*(("arm", a.pk) for a in ctx.arms), ("all",)]:
-        stages = ["exposures", *FUNNEL]
-        for previous, kind in itertools.pairwise(stages):
+        for previous, kind in funnel_steps(ctx):
             table.derived(("conversion", kind, *arm_key[1:]), None,
                           depends_on=[_key(arm_key, previous), _key(arm_key, kind)])
     trials = "subjects" if ctx.basis == "subjects" else "exposures"
@@ -85,13 +100,20 @@ def _declare_derived(ctx: ReportContext, table: Table) -> None:
     if ctx.comparator is None:
         return
     for variant in ctx.variants:
-        for kind in ctx.kinds:
+        for kind in ctx.compared:
             table.derived(("comparison", kind, variant.pk), None,
                           depends_on=_comparison_cells(ctx, variant, kind))
         for dimension, _, levels in ctx.breakdowns()[1:]:
             table.derived(("stratified", dimension, variant.pk), None, depends_on=[
                 ("bd", dimension, m, level, a.pk) for m in ("exposures", ctx.primary)
                 for level in levels for a in (variant, ctx.comparator)])
+
+
+def funnel_steps(ctx: ReportContext) -> list[tuple[str, str]]:
+    """(the stage a conversion is a share of, the stage): each funnel stage of the previous
+    one, the helpline queue's stages of helpline_contact."""
+    steps = list(itertools.pairwise(["exposures", *FUNNEL]))
+    return steps + [("helpline_contact", kind) for kind in ctx.funnel if kind in HELPLINE_QUEUE]
 
 
 def _key(arm_key: tuple, measure: str) -> tuple:

@@ -10,6 +10,10 @@ from core.disclosure import DisclosedCell, DisclosurePolicy
 from evaluation import stats
 
 FUNNEL: tuple[str, ...] = ("info_requested", "help_click", "helpline_contact")
+# Beside helpline_contact, for a campaign that signposts a helpline hosted here (the system
+# records them; see ReportContext.helpline): what became of the contacts, each as a share of
+# them. Described, never compared unless the plan names them (abandoned only as a guardrail).
+HELPLINE_QUEUE: tuple[str, ...] = ("helpline_answered", "helpline_abandoned")
 HIDDEN = "hidden: a count it is built from is suppressed by disclosure control"
 
 
@@ -62,7 +66,8 @@ class Comparison:
 class FunnelStage:
     label: str
     count: DisclosedCell
-    conversion: float | None  # share of the previous stage, when both are shown
+    conversion: float | None  # share of the stage named by `of`, when both are shown
+    of: str | None = None  # the previous stage; helpline_contact for HELPLINE_QUEUE stages
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from django.conf import settings
 
 from evaluation.admin import REPORT_SECTIONS
 from evaluation.population import POPULATION_SOURCES
+from evaluation.reports import SIGNPOSTS_HELPLINE
+from helpline.selectors import campaign_signposts_helpline
 from interventions.selectors import helpline_daily_totals
 from learning.campaign_section import campaign_learning_section
 from outreach.celery import app
@@ -38,3 +40,4 @@ def test_every_app_beat_schedule_is_merged() -> None:
 def test_lower_apps_reach_higher_ones_only_through_registered_hooks() -> None:
     assert campaign_learning_section in REPORT_SECTIONS
     assert helpline_daily_totals in POPULATION_SOURCES
+    assert campaign_signposts_helpline in SIGNPOSTS_HELPLINE
