@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 
 from evaluation.idempotency import reported_keys
 from evaluation.models import Outcome
@@ -284,3 +285,34 @@ def test_aggregate_fields_must_have_their_documented_types(shown, helpline, row)
     w, _ = shown
     _, secret = helpline
     assert w.client(secret).post(AGGREGATES, {"rows": [row]}, format="json").status_code == 400
+
+
+@pytest.mark.parametrize("kind", ["helpline_answered", "helpline_abandoned"])
+def test_the_helpline_queue_kinds_are_recorded_by_the_system_never_reported(shown, helpline,
+                                                                            kind):
+    """What became of a contact is known only to the helpline hosted here (helpline.services):
+    a partner or an outside helpline cannot report it, singly, in a batch or as a daily total
+    (one reported answer would count beside the recorded ones)."""
+    w, intervention_id = shown
+    _, secret = helpline
+    single = post(w, {"kind": kind, "idempotency_key": "k", "intervention_id": intervention_id})
+    assert single.status_code == 400 and "kind" in single.json()
+    by_code = post(w, {"kind": kind, "idempotency_key": "k2",
+                       "referral_code": w.campaign.referral_code}, secret)
+    assert by_code.status_code == 400 and "kind" in by_code.json()
+    batch = ndjson(w, [{"kind": kind, "idempotency_key": "k3",
+                        "intervention_id": intervention_id}]).json()
+    assert (batch["accepted"], batch["rejected"]) == (0, 1)
+    assert "kind" in batch["errors"][0]["errors"]
+    yesterday = (timezone.now() - timedelta(days=1)).date().isoformat()
+    rows = [{"day": yesterday, "kind": kind, "referral_source": w.campaign.referral_code,
+             "count": 3}]
+    assert w.client(secret).post(AGGREGATES, {"rows": rows}, format="json").status_code == 400
+    assert not Outcome.objects.exists() and not DailyAggregate.objects.exists()
+
+
+def test_the_schema_lists_the_queue_kinds_for_plans_but_not_for_reports():
+    enums = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    assert {"helpline_answered", "helpline_abandoned"} <= set(enums["OutcomeKindEnum"]["enum"])
+    assert not {"helpline_answered", "helpline_abandoned"} & set(
+        enums["ReportedOutcomeKindEnum"]["enum"])
