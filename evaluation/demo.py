@@ -7,8 +7,8 @@ marked: exposures carry ``trigger="demo_simulated"``. The 90 days of helpline co
 for the interrupted time series are interventions' rows: ``interventions.demo``.
 
 Rates follow the reThink funnel's shape (information requests ~3.4x help clicks, contacts
-~14% of clicks; of the contacts ~80% answered and ~15% left the queue unanswered, as the
-helpline hosted here records them) scaled up about 30x so that two weeks of demo traffic
+~14% of clicks; a fifth of the contacts left the queue unanswered, the others were answered,
+as the helpline hosted here records them) scaled up about 30x so that two weeks of demo traffic
 give visible intervals; the first variant has a real +50% effect on help clicks.
 Idempotent: a second call only makes sure the plan exists and is locked.
 """
@@ -34,9 +34,8 @@ HELP_CLICK = 0.005  # reThink: 490 / 2.8M = 0.000175, scaled ~30x for the demo
 INFO_PER_CLICK = 3.4
 CONTACT_PER_CLICK = 0.14
 # What became of a contact on the helpline hosted here (as helpline.services records it):
-# answered by a counsellor, or left the queue unanswered; the rest still waiting.
-ANSWERED_PER_CONTACT = 0.8
-ABANDONED_PER_CONTACT = 0.15
+# answered by a counsellor, else it left the queue unanswered (days later nobody still waits).
+ABANDONED_PER_CONTACT = 0.2
 EFFECT = 1.5  # the first variant's real effect on help clicks
 SIMULATED = "demo_simulated"
 
@@ -145,11 +144,9 @@ def _outcomes(rng: random.Random, holdout: bool, effect: float) -> list[tuple[st
 
 def _queue_outcomes(rng: random.Random, simulated: list[tuple[str, timedelta]]
                     ) -> list[tuple[str, timedelta]]:
-    """After a simulated helpline contact: answered, abandoned, or neither (still waiting)."""
+    """After a simulated helpline contact: answered by a counsellor, or abandoned."""
     contact = next((delay for kind, delay in simulated if kind == "helpline_contact"), None)
     if contact is None:
         return []
-    draw = rng.random()
-    kind = ("helpline_answered" if draw < ANSWERED_PER_CONTACT else "helpline_abandoned"
-            if draw < ANSWERED_PER_CONTACT + ABANDONED_PER_CONTACT else None)
-    return [(kind, contact + timedelta(minutes=rng.randint(1, 15)))] if kind else []
+    kind = "helpline_abandoned" if rng.random() < ABANDONED_PER_CONTACT else "helpline_answered"
+    return [(kind, contact + timedelta(minutes=rng.randint(1, 15)))]

@@ -62,9 +62,11 @@ def _people(ctx: ReportContext, table: Table, arm_id: int) -> None:
     """People with an outcome, and what a reader knows of them: no more than the outcomes,
     and with the people without it (never published) they make up the people exposed. The
     people without the outcome are the other cell of the 2x2 table: when nearly everyone
-    had it, that cell is small and is protected like any small count."""
+    had it, that cell is small and is protected like any small count. Only for the kinds
+    compared (the comparisons are what read them): a kind only described (the helpline
+    queue's, unless planned) publishes no people count to protect."""
     subjects = ("arm", "subjects", arm_id)
-    for kind in ctx.kinds:
+    for kind in ctx.compared:
         people = table.count(("people", kind, arm_id), ctx.events(arm_id, kind))
         if table.exact(people) <= table.exact(("arm", kind, arm_id)):
             table.sums_to(("arm", kind, arm_id), [people], complete=False)
