@@ -74,13 +74,13 @@ def exposures_record_many(records: list[dict]) -> list[uuid.UUID]:
 
 
 def outcome_record(*, kind: str, idempotency_key: str, exposure: Exposure | None = None,
-                   campaign=None, reported_by_id: int | None = None,  # type: ignore[no-untyped-def]
+                   campaign: Any = None, reported_by_id: int | None = None,
                    at: datetime | None = None) -> None:
     """Record one outcome the system itself observed: the writer of every such outcome (a
     help link's click, a helpline conversation, a learning module's enrolment).
 
     Attributed to `exposure` (its campaign), else to `campaign` alone (a referral code:
-    population-level evidence, no arm); neither is an error. `reported_by_id` defaults to
+    population-level evidence, no arm); with neither, InvalidInput. `reported_by_id` defaults to
     the exposure's (or campaign's) own organisation. Idempotent: a key counts once per
     reporting organisation (a repeat is ignored)."""
     if kind not in OutcomeKind.values:

@@ -19,6 +19,12 @@ JSON/API, CSV, admin page and charts, which read this object only, cannot show i
 Holm adjustment treats a hidden comparison's p-value as 1 (conservative). Progress ratios
 are declared like any estimate.
 
+The helpline queue: for a campaign that signposts a helpline hosted here (a check the wiring
+registers in ``SIGNPOSTS_HELPLINE``, so evaluation imports no helpline), the funnel shows
+``helpline_answered`` and ``helpline_abandoned`` beside ``helpline_contact``, each as a share
+of the contacts; the contacts neither answered nor abandoned are a latent cell of the table.
+They are described (counts, rates, funnel) and compared only when the plan names them.
+
 Modules: ``views`` (result types), ``context`` (reading the counts), ``table`` (the one
 disclosure table), ``comparisons`` (proportions, rates, Holm, strata), ``checks`` (SRM and
 progress), ``builder`` (``campaign_report``).
