@@ -115,6 +115,40 @@ class _Base(AsyncJsonWebsocketConsumer):
     async def _push_key(self, key: str) -> None:
         raise NotImplementedError
 
+    # What the relay offered since the last push of a conversation: the messages its batch
+    # committed (a run of sequence numbers), or None: read from the database.
+    def _offer(self, key: str, committed: selectors.Snapshot | None) -> None:
+        offers: dict[str, selectors.Snapshot | None] = self.__dict__.setdefault("_offers", {})
+        if key not in offers or committed is None:
+            offers[key] = committed
+            return
+        previous = offers[key]
+        if previous is not None and committed.messages and previous.messages and \
+                committed.messages[0]["sequence"] == previous.messages[-1]["sequence"] + 1:
+            offers[key] = selectors.Snapshot(
+                state=committed.state, next_sequence=committed.next_sequence,
+                counsellor_id=committed.counsellor_id,
+                counsellor_name=committed.counsellor_name,
+                messages=previous.messages + committed.messages)
+        else:
+            offers[key] = None
+
+    def _offered(self, key: str, seen: int) -> selectors.Snapshot | bool | None:
+        """The offered messages above `seen` when they follow on from it (no read needed),
+        False when the offer holds nothing new, None: read."""
+        offer = self.__dict__.get("_offers", {}).pop(key, None)
+        if offer is None or not offer.messages:
+            return None
+        first, last = offer.messages[0]["sequence"], offer.messages[-1]["sequence"]
+        if last <= seen:
+            return False
+        if first > seen + 1:
+            return None  # something in between was written elsewhere: read it
+        return selectors.Snapshot(state=offer.state, next_sequence=offer.next_sequence,
+                                  counsellor_id=offer.counsellor_id,
+                                  counsellor_name=offer.counsellor_name,
+                                  messages=offer.after(seen))
+
     def _stop_draining(self) -> None:
         drainer = getattr(self, "_drainer", None)
         if drainer is not None:
@@ -182,7 +216,11 @@ class PersonConsumer(_Base):
         if conversation is None or conversation.pk.hex != key:
             return
         async with self._push_lock():
-            snapshot = await relay.current().read(conversation, after=self.seen)
+            snapshot = self._offered(key, self.seen)
+            if snapshot is False:
+                return
+            if snapshot is None:
+                snapshot = await relay.current().read(conversation, after=self.seen)
             if snapshot is None:
                 return
             if snapshot.state == ConversationState.WAITING:
@@ -198,12 +236,15 @@ class PersonConsumer(_Base):
         self.seen = max([self.seen, *(m["sequence"] for m in view["messages"])])
         await self.send_json({"type": "view", **view})
 
-    def relayed(self, conversation_key: str, sequence: int) -> None:
+    def relayed(self, conversation_key: str, sequence: int,
+                committed: selectors.Snapshot | None = None) -> None:
         if sequence > self.seen:
+            self._offer(conversation_key, committed)
             self._wake(conversation_key)
 
     async def conversation_changed(self, event: dict) -> None:
         if self.conversation is not None and event.get("sequence", 0) >= self.seen:
+            self._offer(self.conversation.pk.hex, None)
             self._wake(self.conversation.pk.hex)
 
 
@@ -252,7 +293,7 @@ class ConsoleConsumer(_Base):
         await self.channel_layer.group_add(notify.conversation_group(conversation.pk),
                                            self.channel_name)
         await relay.current().listen(key, self)
-        await self._push_key(key)
+        await self._push_key(key, read=True)
 
     async def _message(self, conversation_id: str, text: object) -> None:
         entry = self.watching.get(conversation_id.replace("-", ""))
@@ -261,26 +302,33 @@ class ConsoleConsumer(_Base):
             return
         await self._post(entry[0], text, sender=Sender.COUNSELLOR, counsellor=self.counsellor)
 
-    async def _push_key(self, key: str) -> None:
+    async def _push_key(self, key: str, *, read: bool = False) -> None:
         async with self._push_lock():
             if key not in self.watching:
                 return
             conversation, seen = self.watching[key]
-            snapshot = await relay.current().read(conversation, after=seen)
+            snapshot = None if read else self._offered(key, seen)
+            if snapshot is False:
+                return
+            if snapshot is None:
+                snapshot = await relay.current().read(conversation, after=seen)
             messages = snapshot.messages if snapshot is not None else []
             if messages:
                 self.watching[key] = (conversation, messages[-1]["sequence"])
             await self.send_json({"type": "messages", "conversation": str(conversation.pk),
                                   "messages": messages})
 
-    def relayed(self, conversation_key: str, sequence: int) -> None:
+    def relayed(self, conversation_key: str, sequence: int,
+                committed: selectors.Snapshot | None = None) -> None:
         entry = self.watching.get(conversation_key)
         if entry is not None and sequence > entry[1]:
+            self._offer(conversation_key, committed)
             self._wake(conversation_key)
 
     async def conversation_changed(self, event: dict) -> None:
         key = str(event.get("conversation") or "")
         if key in self.watching:
+            self._offer(key, None)
             self._wake(key)
 
     async def queue_changed(self, event: dict) -> None:

@@ -55,9 +55,13 @@ RATE_LIMITED = "rate-limited"
 
 
 class Listener(Protocol):
-    def relayed(self, conversation_key: str, sequence: int) -> None:
+    def relayed(self, conversation_key: str, sequence: int,
+                committed: selectors.Snapshot | None = None) -> None:
         """A message up to `sequence` is committed in the conversation (hex id); must not
-        block: the consumer schedules its own read."""
+        block: the consumer schedules its own push. `committed`: when this process wrote the
+        batch, what it wrote there (the conversation's state and the batch's messages, as a
+        read would answer): a socket that had seen everything before them sends them without
+        reading them back."""
 
 
 def _db(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -71,19 +75,22 @@ class _Post:
     future: asyncio.Future
 
 
-def _write(posts: list[services.Post]) -> list[int | DomainError | str]:
+def _write(posts: list[services.Post]
+           ) -> tuple[list[int | DomainError | str], dict[uuid.UUID, selectors.Snapshot]]:
     """In the worker thread: the rate limit for the person's messages (one pipeline), then the
-    batch's transaction."""
+    batch's transaction; each post's answer, and what was committed per conversation."""
     people = [i for i, p in enumerate(posts) if p.sender == Sender.PERSON]
     allowed = throttle.messages_allow([posts[i].conversation.pk for i in people],
                                       sender=Sender.PERSON)
     limited = {i for i, ok in zip(people, allowed, strict=True) if not ok}
     writing = [i for i in range(len(posts)) if i not in limited]
-    written = services.messages_post_batch([posts[i] for i in writing]) if writing else []
+    committed: dict[uuid.UUID, selectors.Snapshot] = {}
+    written = (services.messages_post_batch([posts[i] for i in writing], committed=committed)
+               if writing else [])
     results: list[int | DomainError | str] = [RATE_LIMITED] * len(posts)
     for i, result in zip(writing, written, strict=True):
         results[i] = result
-    return results
+    return results, committed
 
 
 class Relay:
@@ -125,7 +132,7 @@ class Relay:
                 batch, self._posts = self._posts[:MAX_BATCH], self._posts[MAX_BATCH:]
                 self.batches["write"] += 1
                 try:
-                    results = await _db(_write)([item.post for item in batch])
+                    results, committed = await _db(_write)([item.post for item in batch])
                 except Exception as error:  # the transaction failed: nothing of it committed
                     logger.warning("helpline message batch not committed (%d messages): %s",
                                    len(batch), type(error).__name__)
@@ -138,7 +145,7 @@ class Relay:
                     if isinstance(result, int):
                         key = item.post.conversation.pk.hex
                         changes[key] = max(result, changes.get(key, 0))
-                self.changed(changes)
+                self.changed(changes, {c.hex: snapshot for c, snapshot in committed.items()})
                 for item, result in zip(batch, results, strict=True):
                     if not item.future.done():
                         item.future.set_result(result)
@@ -147,12 +154,13 @@ class Relay:
 
     # --- notifications ---------------------------------------------------------------------
 
-    def changed(self, changes: dict[str, int]) -> None:
+    def changed(self, changes: dict[str, int],
+                committed: dict[str, selectors.Snapshot] | None = None) -> None:
         """Committed messages: tell this process's sockets now, the other processes through
-        one channel-layer message."""
+        one channel-layer message (ids and sequence numbers only: never `committed`)."""
         if not changes:
             return
-        self._deliver(changes)
+        self._deliver(changes, committed or {})
         if self.layer is None:
             return
         task = self.loop.create_task(self.layer.group_send(RELAY_GROUP, {
@@ -169,11 +177,13 @@ class Relay:
             logger.warning("helpline relay notification not sent: %s",
                            type(task.exception()).__name__)
 
-    def _deliver(self, changes: dict[str, int]) -> None:
+    def _deliver(self, changes: dict[str, int],
+                 committed: dict[str, selectors.Snapshot] | None = None) -> None:
         for key, sequence in changes.items():
+            snapshot = (committed or {}).get(key)
             for listener in list(self._listeners.get(key, ())):
                 try:
-                    listener.relayed(key, sequence)
+                    listener.relayed(key, sequence, snapshot)
                 except Exception as error:  # one socket's failure is not the batch's
                     logger.warning("helpline relay listener failed: %s", type(error).__name__)
 

@@ -37,7 +37,7 @@ from helpline.models import (
     Presence,
     Sender,
 )
-from helpline.selectors import helpline_capacity
+from helpline.selectors import Snapshot, helpline_capacity
 from interventions.links import BadLink, via_target
 from organisations.models import Organisation
 from organisations.selectors import programmes_visible_to
@@ -298,11 +298,13 @@ class Post:
 
 
 _LOCK_MANY = """
-SELECT id, state, counsellor_id, next_sequence, data_key, organisation_id
-  FROM helpline_conversation
- WHERE id = ANY(%(ids)s::uuid[]) AND purged_at IS NULL
- ORDER BY id
-   FOR UPDATE
+SELECT c.id, c.state, c.counsellor_id, c.next_sequence, c.data_key, c.organisation_id,
+       co.display_name
+  FROM helpline_conversation c
+  LEFT JOIN helpline_counsellor co ON co.id = c.counsellor_id
+ WHERE c.id = ANY(%(ids)s::uuid[]) AND c.purged_at IS NULL
+ ORDER BY c.id
+   FOR UPDATE OF c
 """
 
 # The batch's rows and the conversations' new next_sequence, in one statement (one round trip).
@@ -323,7 +325,8 @@ SELECT m.conversation_id, m.sequence, m.sender, m.counsellor_id, m.body, %(at)s
 """
 
 
-def messages_post_batch(posts: list[Post], *, at: datetime | None = None
+def messages_post_batch(posts: list[Post], *, at: datetime | None = None,
+                        committed: dict[uuid.UUID, Snapshot] | None = None
                         ) -> list[int | DomainError]:
     """Commit many messages in ONE transaction (the socket relay's batch, helpline.relay):
     for each post, in order, its sequence number or the DomainError that refused it (text
@@ -332,7 +335,12 @@ def messages_post_batch(posts: list[Post], *, at: datetime | None = None
     The conversations' rows are locked in id order (two processes' batches never deadlock)
     and each message takes the next number on the locked row, so sequence numbers stay
     gapless and ordered per conversation, in arrival order within the batch. Any other error
-    (the database) is raised: nothing of the batch is committed."""
+    (the database) is raised: nothing of the batch is committed.
+
+    `committed`, if given, receives per conversation written what a read right after the
+    commit would answer (its state, counsellor and the batch's messages, as messages_after
+    gives them): the relay hands it to sockets of its own process that had seen everything
+    before, instead of reading it back."""
     at = at or timezone.now()
     results: list[int | DomainError | None] = [None] * len(posts)
     texts: dict[int, str] = {}
@@ -382,6 +390,16 @@ def messages_post_batch(posts: list[Post], *, at: datetime | None = None
             if post.sender == Sender.PERSON:
                 person.add(conversation_id)
             results[i] = sequence
+            if committed is not None:
+                if conversation_id not in committed:
+                    committed[conversation_id] = Snapshot(
+                        state=row[1], next_sequence=row[3], counsellor_id=row[2],
+                        counsellor_name=row[6])
+                committed[conversation_id].messages.append({
+                    "sequence": sequence, "sender": str(post.sender),
+                    "name": (row[6] or "") if post.sender == Sender.COUNSELLOR else "",
+                    "text": text, "at": at.isoformat()})
+                committed[conversation_id].next_sequence = sequence + 1
             columns["ids"].append(conversation_id)
             columns["sequences"].append(sequence)
             columns["senders"].append(str(post.sender))

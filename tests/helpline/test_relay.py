@@ -10,7 +10,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
@@ -142,9 +142,12 @@ def test_the_batched_read_answers_what_messages_after_and_person_view_answer():
 class Recorder:
     def __init__(self) -> None:
         self.told: list[tuple[str, int]] = []
+        self.committed: dict[str, selectors.Snapshot | None] = {}
 
-    def relayed(self, conversation_key: str, sequence: int) -> None:
+    def relayed(self, conversation_key: str, sequence: int,
+                committed: selectors.Snapshot | None = None) -> None:
         self.told.append((conversation_key, sequence))
+        self.committed[conversation_key] = committed
 
 
 def test_posts_of_one_tick_share_one_transaction_and_one_notification_per_conversation(settings):
@@ -165,6 +168,17 @@ def test_posts_of_one_tick_share_one_transaction_and_one_notification_per_conver
         assert r.batches["write"] == 1
         assert sorted(recorder.told) == sorted([(one.pk.hex, start + 19),
                                                 (two.pk.hex, two.next_sequence)])
+        # What the batch hands this process's sockets is what a read would answer.
+        read = await sync_to_async(selectors.conversations_after)([(one.pk, start - 1),
+                                                                   (two.pk, 0)])
+        for conversation, after in ((one, start - 1), (two, two.next_sequence - 1)):
+            handed = recorder.committed[conversation.pk.hex]
+            assert handed is not None
+            assert handed.messages == read[conversation.pk].after(after)
+            assert (handed.state, handed.next_sequence, handed.counsellor_id,
+                    handed.counsellor_name) == (
+                read[conversation.pk].state, read[conversation.pk].next_sequence,
+                read[conversation.pk].counsellor_id, read[conversation.pk].counsellor_name)
         # What was refused is the sender's own answer; the rest of the batch is written.
         outcomes = await asyncio.gather(r.post(one, "", sender="person"),
                                         r.post(one, "fine", sender="person"),
@@ -175,6 +189,40 @@ def test_posts_of_one_tick_share_one_transaction_and_one_notification_per_conver
 
     async_to_sync(scenario)()
     assert [t for _, _, t in _texts(one)][-21:] == [*(f"p{k}" for k in range(20)), "fine"]
+
+
+def test_a_socket_that_missed_a_message_reads_it_instead_of_taking_the_batch(monkeypatch):
+    """The batch's messages are handed to a socket only when they follow on from what it has
+    sent; after a gap (a notification lost, a post from another path) it reads PostgreSQL."""
+    w = helpline_world()
+    started = services.conversation_start(helpline=w.helpline)
+    services.conversation_claim(counsellor=w.counsellor)
+
+    async def scenario() -> None:
+        person = WebsocketCommunicator(application, CHAT, headers=ORIGIN)
+        await person.connect()
+        await person.send_json_to({"type": "hello", "token": started.token, "after": 0})
+        view = await person.receive_json_from(timeout=5)
+        seen = view["last_sequence"]
+        with monkeypatch.context() as quiet:  # this one's notification is lost
+            quiet.setattr(services.notify, "conversation_changed", lambda *a, **k: None)
+            await sync_to_async(services.message_post)(
+                conversation=started.conversation, text="missed", sender="counsellor",
+                counsellor=w.counsellor)
+        await person.send_json_to({"type": "message", "text": "mine"})
+        frame = await person.receive_json_from(timeout=5)
+        assert frame["type"] == "view"
+        assert [(m["sequence"], m["text"]) for m in frame["messages"]] == [
+            (seen + 1, "missed"), (seen + 2, "mine")]
+        reads = relay.current().batches["read"]
+        await person.send_json_to({"type": "message", "text": "next"})
+        frame = await person.receive_json_from(timeout=5)  # follows on: handed, not read
+        assert relay.current().batches["read"] == reads
+        assert [(m["sequence"], m["text"]) for m in frame["messages"]] == [(seen + 3, "next")]
+        assert frame["state"] == "active" and frame["counsellor"] == "Sam"
+        await person.disconnect()
+
+    async_to_sync(scenario)()
 
 
 def test_a_failed_batch_tells_every_sender_and_loses_nothing_already_committed(monkeypatch):
