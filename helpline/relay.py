@@ -15,8 +15,11 @@ instead of making its own database calls:
   one channel-layer message to the group RELAY_GROUP, which every process's relay listens to
   (ids and sequence numbers only, encrypted with the layer's symmetric keys like any other
   channel-layer message);
-- reads: each consumer asks for "conversation X after n"; the asks of one tick become one query
-  (`selectors.conversations_after`) from one thread hop.
+- reads: a socket of this process that had sent everything before a batch is handed that
+  batch's committed messages (what a read right after the commit answers: the state, the
+  counsellor, the messages as `selectors.messages_after` gives them) and reads nothing; any
+  other socket, or one that missed something in between, asks for "conversation X after n",
+  and the asks of one tick become one query (`selectors.conversations_after`) from one hop.
 
 Nothing is kept but what is in flight: the database stays the truth, and a consumer that hears
 "X is at n" reads what it has not sent from PostgreSQL, so a lost notification costs a delay and
