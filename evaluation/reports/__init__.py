@@ -23,7 +23,9 @@ The helpline queue: for a campaign that signposts a helpline hosted here (a chec
 registers in ``SIGNPOSTS_HELPLINE``, so evaluation imports no helpline), the funnel shows
 ``helpline_answered`` and ``helpline_abandoned`` beside ``helpline_contact``, each as a share
 of the contacts; the contacts neither answered nor abandoned are a latent cell of the table.
-They are described (counts, rates, funnel) and compared only when the plan names them.
+They are described (counts, rates, funnel) and compared only when the plan names them, and
+shown only when protecting them hides nothing the report without them shows (else left out,
+with a note).
 
 Modules: ``views`` (result types), ``context`` (reading the counts), ``table`` (the one
 disclosure table), ``comparisons`` (proportions, rates, Holm, strata), ``checks`` (SRM and

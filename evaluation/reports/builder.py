@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -18,6 +19,7 @@ from evaluation.reports.comparisons import _compare, _stratified
 from evaluation.reports.context import PERSON_UNITS, ReportContext, _context
 from evaluation.reports.table import _disclosure_table, _measures, funnel_steps
 from evaluation.reports.views import (
+    HELPLINE_QUEUE,
     ArmRow,
     Breakdown,
     CampaignReport,
@@ -39,6 +41,7 @@ def campaign_report(*, campaign, policy: DisclosurePolicy | None = None,  # type
     lets through is put into the report."""
     ctx = _context(campaign, policy or DisclosurePolicy())
     shown = _disclosure_table(ctx).publish()
+    ctx, shown, queue_notes = _without_a_costly_queue(ctx, shown)
     rows, totals = _arm_rows(ctx, shown)
     report = CampaignReport(
         campaign_id=campaign.pk, campaign_name=campaign.name, generated_at=timezone.now(),
@@ -48,7 +51,7 @@ def campaign_report(*, campaign, policy: DisclosurePolicy | None = None,  # type
         funnel=_funnel(ctx, shown, rows, totals), srm=_srm(ctx, shown), progress=None,
         daily=[], strata=[], stratified=[],
         notes=_notes(ctx.plan, ctx.unit, ctx.basis, ctx.policy)
-        + _out_of_range_notes(campaign, ctx.policy))
+        + _out_of_range_notes(campaign, ctx.policy) + queue_notes)
     if ctx.comparator is not None:
         _compare(ctx, shown, report)
         report.progress = _progress(ctx, shown)
@@ -60,6 +63,26 @@ def campaign_report(*, campaign, policy: DisclosurePolicy | None = None,  # type
     if with_population:
         report.population = campaign_population(campaign=campaign, policy=ctx.policy)
     return report
+
+
+def _without_a_costly_queue(ctx: ReportContext, shown: Published
+                            ) -> tuple[ReportContext, Published, list[str]]:
+    """The helpline queue is shown only when it costs the rest nothing: when protecting its
+    small counts would hide a figure that the report without it shows (say a small comparator
+    arm's contacts, then their comparisons), it is left out whole, and a note says why."""
+    if not ctx.helpline:
+        return ctx, shown, []
+    plain = replace(ctx, helpline=False,
+                    kinds=tuple(k for k in ctx.kinds if k not in HELPLINE_QUEUE
+                                or k in ctx.compared))
+    before = _disclosure_table(plain).publish()
+    lost = [k for k in before.cells if before.shown(k) and not shown.shown(k)] + [
+        k for k in before.derived if before.shown(k) and not shown.shown(k)]
+    if not lost:
+        return ctx, shown, []
+    return plain, before, [
+        "What became of the helpline contacts (answered, abandoned) is not shown: "
+        "protecting their small counts would hide figures of the analysis."]
 
 
 # --- arms, rates and the funnel ---------------------------------------------------------------

@@ -15,9 +15,12 @@ def _measures(ctx: ReportContext) -> tuple[str, ...]:
 
 
 def _arm_cost(ctx: ReportContext, arm_id: int, measure: str) -> float:
-    """What hiding an arm's figure loses: most for the primary outcome of a large arm. An
-    "all arms" margin costs 1, so it is hidden before any arm's figure is."""
-    weight = 4 if measure == ctx.primary else 2 if measure == "exposures" else 1
+    """What hiding an arm's figure loses: most for the primary outcome of a large arm, least
+    for a kind only described (the helpline queue's, unless planned), so that protecting a
+    small one hides its neighbours before a compared outcome. An "all arms" margin costs 1,
+    so it is hidden before any arm's figure is."""
+    weight = (4 if measure == ctx.primary else 2 if measure == "exposures"
+              else 1 if measure in ctx.compared or measure == "subjects" else 0.5)
     return weight * (ctx.count(arm_id, "exposures") + 1) + ctx.count(arm_id, measure)
 
 
