@@ -434,6 +434,10 @@ def _message_text(text: object) -> str:
         raise PayloadTooLarge(
             f"Messages can be at most {MAX_MESSAGE_CHARS} characters; this one has "
             f"{len(text)}. Please split it.", field="text")
+    try:
+        text.encode()  # a lone surrogate (a JSON "\\ud800" escape) cannot be sealed as UTF-8
+    except UnicodeEncodeError:
+        raise InvalidInput("Write the message as text.", field="text") from None
     return text
 
 

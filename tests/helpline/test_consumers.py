@@ -3,11 +3,13 @@ reconnect with the last sequence number seen gets exactly what was missed."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from helpline import services
+from helpline import selectors, services
 from helpline.consumers import ConsoleConsumer
 from outreach.asgi import application
 from tests.helpline.factories import helpline_world
@@ -106,3 +108,31 @@ def test_a_tampered_token_closes_the_socket_and_anonymous_staff_sockets_are_refu
         assert not connected
 
     async_to_sync(scenario)()
+
+
+def test_frames_are_json_text_both_ways_and_invalid_json_is_refused_on_the_socket():
+    w = helpline_world()
+    started = services.conversation_start(helpline=w.helpline)
+    services.conversation_claim(counsellor=w.counsellor, conversation_id=started.conversation.pk)
+    text = 'Grüße, "quoted" \\ back\u2028slash <b>&amp;</b> 你好 \U0001f49c'
+
+    async def scenario() -> None:
+        person = WebsocketCommunicator(application, CHAT, headers=ORIGIN)
+        await person.connect()
+        await person.send_json_to({"type": "hello", "token": started.token, "after": 0})
+        await receive_until(person, lambda f: f["type"] == "view")
+        for bad in ('{"type": "message", "text": "\\ud800 alone"}',  # a lone surrogate
+                    '{"type": "message", "text": NaN}', '"a string"', "[1, 2]"):
+            await person.send_to(text_data=bad)
+            frame = await person.receive_output(timeout=5)
+            assert frame["type"] == "websocket.send" and isinstance(frame["text"], str)
+            assert json.loads(frame["text"]) == {"type": "error", "detail": "Send JSON."}
+        await person.send_json_to({"type": "message", "text": text})
+        frame = await person.receive_output(timeout=5)
+        assert "bytes" not in frame or frame["bytes"] is None
+        view = json.loads(frame["text"])
+        assert view["type"] == "view" and [m["text"] for m in view["messages"]] == [text]
+        await person.disconnect()
+
+    async_to_sync(scenario)()
+    assert selectors.messages_after(started.conversation, after=0)[-1]["text"] == text

@@ -64,11 +64,13 @@ def test_one_batch_gives_each_post_the_next_sequence_in_order_and_refuses_only_w
         P(ended, "too late", "person"),           # ended
         P(two, "not mine", "counsellor", w.colleague),
         P(one, "third", "person"),
+        P(two, "half \ud800 a pair", "person"),   # a lone surrogate: cannot be sealed as UTF-8
     ])
     assert results[:3] == [base_one, base_two, base_one + 1]
     assert isinstance(results[3], PayloadTooLarge) and isinstance(results[4], InvalidInput)
     assert isinstance(results[5], Conflict) and isinstance(results[6], Forbidden)
     assert results[7] == base_one + 2
+    assert isinstance(results[8], InvalidInput)  # refused alone; the batch is committed
     assert _texts(one)[-3:] == [(base_one, "person", "first"),
                                 (base_one + 1, "counsellor", "second"),
                                 (base_one + 2, "person", "third")]
