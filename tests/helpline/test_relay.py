@@ -332,6 +332,9 @@ def test_hit_many_counts_like_hit(settings, backend):  # type: ignore[no-untyped
     assert hit_many(["a", "b", "a"], limit=1, window=60) == [True, True, False]
     assert hit("b", limit=2, window=60) is True       # b's second event
     assert hit_many(["b"], limit=2, window=60) == [False]
+    if backend == "redis":  # the counters expire with their window, as hit's do
+        redis = cache._cache.get_client(write=True)
+        assert 0 < redis.ttl(cache.make_key("a")) <= 60
     cache.clear()
 
 
