@@ -37,7 +37,7 @@ from helpline.models import (
     Presence,
     Sender,
 )
-from helpline.selectors import Snapshot, helpline_capacity
+from helpline.selectors import Snapshot, helpline_capacity, server_bound_cursor
 from interventions.links import BadLink, via_target
 from organisations.models import Organisation
 from organisations.selectors import programmes_visible_to
@@ -365,7 +365,7 @@ def messages_post_batch(posts: list[Post], *, at: datetime | None = None,
     rows: list = []
     columns: dict[str, list] = {"ids": [], "sequences": [], "senders": [], "counsellors": [],
                                 "bodies": []}
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), server_bound_cursor() as cursor:
         cursor.execute(_LOCK_MANY, {"ids": ids})
         rows = cursor.fetchall()
         locked = {row[0]: row for row in rows}
