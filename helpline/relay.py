@@ -80,7 +80,7 @@ class _Post:
 
 def _write(posts: list[services.Post]
            ) -> tuple[list[int | DomainError | str], dict[uuid.UUID, selectors.Snapshot]]:
-    """In the worker thread: the rate limit for the person's messages (one pipeline), then the
+    """In the worker thread: the rate limit for the person's messages (one Redis script), then the
     batch's transaction; each post's answer, and what was committed per conversation."""
     people = [i for i, p in enumerate(posts) if p.sender == Sender.PERSON]
     allowed = throttle.messages_allow([posts[i].conversation.pk for i in people],
