@@ -36,6 +36,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, QuerySet
 
+from core.db import server_bound_cursor
 from evaluation.models import Exposure
 
 # (column, PostgreSQL type)
@@ -192,7 +193,7 @@ def _insert_batch(batch: list[_Queued]) -> set[uuid.UUID]:
     # One JSON parameter: cheaper to send than an array per column (psycopg dumps each list
     # element in Python), and PostgreSQL parses it into typed columns.
     rows = json.dumps([_json_row(item) for item in batch], separators=(",", ":"))
-    with _prepared_cursor() as cursor:
+    with server_bound_cursor(prepare=True) as cursor:
         cursor.execute(_batch_statement(), [rows])
         return {row[0] for row in cursor.fetchall()}
 
@@ -205,39 +206,6 @@ def _json_row(item: _Queued) -> dict[str, Any]:
         row["cap_count"] = item.cap.count
         row["cap_since"] = item.cap.since.isoformat()
     return row
-
-
-def _prepared_cursor():  # type: ignore[no-untyped-def]
-    # A server-side-binding cursor that prepares its statement, wrapped like Django's own
-    # cursors so query logging and error translation still apply. Django binds client-side and
-    # leaves psycopg's prepare_threshold at None, which turns preparation off even on request:
-    # an unreachable threshold keeps automatic preparation off for every other query and lets
-    # this one be prepared on request. (Behind PgBouncer in transaction mode this needs
-    # max_prepared_statements, PgBouncer 1.21+.)
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        raw.prepare_threshold = _ONLY_ON_REQUEST
-    cursor = _preparing_cursor_class()(raw)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(cursor)
-    return connection.make_cursor(cursor)
-
-
-_ONLY_ON_REQUEST = 2**31 - 1
-
-
-@functools.cache
-def _preparing_cursor_class() -> type:
-    # PostgreSQL only: development on SQLite never loads the driver.
-    import psycopg
-
-    class PreparingCursor(psycopg.Cursor):
-        def execute(self, query, params=None, *, prepare=None, binary=None):  # type: ignore[no-untyped-def]
-            return super().execute(query, params, prepare=True if prepare is None else prepare,
-                                   binary=binary)
-
-    return PreparingCursor
 
 
 @functools.cache

@@ -18,6 +18,7 @@ staff session; {"type": "watch", "conversation": id, "after": n}, {"type": "mess
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -89,7 +90,7 @@ class _Base(AsyncJsonWebsocketConsumer):
         if close:
             await super().send_json(content, close=close)
             return
-        await self.base_send({"type": "websocket.send", "text": orjson.dumps(content).decode()})
+        await self.base_send({"type": "websocket.send", "text": await self.encode_json(content)})
 
     async def _error(self, error: DomainError) -> None:
         await self.send_json({"type": "error", "status": error.status_code, **error.as_dict()})
@@ -143,11 +144,8 @@ class _Base(AsyncJsonWebsocketConsumer):
         previous = offers[key]
         if previous is not None and committed.messages and previous.messages and \
                 committed.messages[0]["sequence"] == previous.messages[-1]["sequence"] + 1:
-            offers[key] = selectors.Snapshot(
-                state=committed.state, next_sequence=committed.next_sequence,
-                counsellor_id=committed.counsellor_id,
-                counsellor_name=committed.counsellor_name,
-                messages=previous.messages + committed.messages)
+            offers[key] = dataclasses.replace(committed,
+                                              messages=previous.messages + committed.messages)
         else:
             offers[key] = None
 
@@ -162,10 +160,7 @@ class _Base(AsyncJsonWebsocketConsumer):
             return False
         if first > seen + 1:
             return None  # something in between was written elsewhere: read it
-        return selectors.Snapshot(state=offer.state, next_sequence=offer.next_sequence,
-                                  counsellor_id=offer.counsellor_id,
-                                  counsellor_name=offer.counsellor_name,
-                                  messages=offer.after(seen))
+        return dataclasses.replace(offer, messages=offer.after(seen))
 
     def _stop_draining(self) -> None:
         drainer = getattr(self, "_drainer", None)

@@ -6,21 +6,17 @@ answer None (a 404): nobody learns whether a conversation exists.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
-from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
-from psycopg.pq import Format
 
 from core.crypto import DecryptionError
+from core.db import server_bound_cursor
 from directory.selectors import help_resources_for
 from helpline import capacity as cap
 from helpline import sealing
@@ -184,26 +180,6 @@ class Snapshot:
 
     def after(self, sequence: int) -> list[dict]:
         return [m for m in self.messages if m["sequence"] > sequence]
-
-
-@contextlib.contextmanager
-def server_bound_cursor() -> Iterator:
-    """`connection.cursor()` whose parameters PostgreSQL binds (psycopg's Cursor) instead of
-    Django's default ClientCursor, which quotes every element of the relay's batch arrays into
-    the SQL text in Python (a fifth of a write batch's time in bench/helpline_chat.py's
-    profile). Same wrappers as connection.cursor() (execute wrappers, query logging, error
-    translation), the connection's adapters and time zone, no prepared statements (Django's
-    prepare_threshold). PostgreSQL only: the callers' raw SQL is PostgreSQL's."""
-    connection.validate_thread_sharing()
-    connection.ensure_connection()
-    raw = ServerBindingCursor(connection.connection)
-    if connection.timezone != raw.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
-        register_tzloader(connection.timezone, raw)  # as Django's create_cursor does
-    with connection.wrap_database_errors:
-        cursor = (connection.make_debug_cursor(raw) if connection.queries_logged
-                  else connection.make_cursor(raw))
-    with cursor:
-        yield cursor
 
 
 # Every (conversation, after) pair of one batch in one round trip: the conversation's row and

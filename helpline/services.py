@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from core.crypto import DecryptionError
+from core.db import server_bound_cursor
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, PayloadTooLarge
 from core.vocabulary import OutcomeKind
 from evaluation.models import Exposure
@@ -37,7 +38,7 @@ from helpline.models import (
     Presence,
     Sender,
 )
-from helpline.selectors import Snapshot, helpline_capacity, server_bound_cursor
+from helpline.selectors import Snapshot, helpline_capacity
 from interventions.links import BadLink, via_target
 from organisations.models import Organisation
 from organisations.selectors import programmes_visible_to
