@@ -130,7 +130,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = _env("REDIS_URL")
 CACHE_URL = _env("CACHE_URL", REDIS_URL)
 if CACHE_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    CACHES = {"default": {"BACKEND": "core.cache.RedisCache",
                           "LOCATION": CACHE_URL, "TIMEOUT": 300}}
 elif PRODUCTION:
     raise ImproperlyConfigured(
