@@ -56,6 +56,7 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/12")
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", "bench-helpline")
 os.environ["HELPLINE_MESSAGES_PER_WINDOW"] = "1000000"
 
+import orjson
 from _interventions_env import ROOT, ensure_database, table
 
 SLUG = "bench-chat"
@@ -320,7 +321,7 @@ class Chat:
 
         async def hello(ws, token: str) -> None:  # type: ignore[no-untyped-def]
             await ws.send(json.dumps({"type": "hello", "token": token, "after": 0}))
-            frame = json.loads(await ws.recv())
+            frame = orjson.loads(await ws.recv())
             if frame.get("type") != "view":
                 raise SystemExit(f"person socket: {frame}")
 
@@ -341,7 +342,7 @@ class Chat:
 
     async def _read_console(self, ws) -> None:  # type: ignore[no-untyped-def]
         async for frame in ws:
-            event = json.loads(frame)
+            event = orjson.loads(frame)
             if event.get("type") == "messages":
                 for message in event["messages"]:
                     if message["sender"] == "person":
@@ -352,7 +353,7 @@ class Chat:
     async def _read_person(self, ws, conversation: str) -> None:  # type: ignore[no-untyped-def]
         key = conversation.replace("-", "")
         async for frame in ws:
-            event = json.loads(frame)
+            event = orjson.loads(frame)
             if event.get("type") == "view":
                 for message in event["messages"]:
                     if message["sender"] == "counsellor":
@@ -369,15 +370,17 @@ class Chat:
         text, reply = f"person {i} {k}", f"counsellor {i} {k}"
         seen = self.waiting[(key, text)] = loop.create_future()
         t0 = scheduled if scheduled is not None else time.perf_counter()
-        await self.persons[i].send(json.dumps({"type": "message", "text": text}))
-        t1 = await asyncio.wait_for(seen, 30)
+        await self.persons[i].send(orjson.dumps({"type": "message", "text": text}).decode())
+        async with asyncio.timeout(30):
+            t1 = await seen
         answered = self.waiting[(key, reply)] = loop.create_future()
         t2 = time.perf_counter()
         console = self.data["console_of"][i]
         async with self.locks[console]:
-            await self.consoles[console].send(json.dumps(
-                {"type": "message", "conversation": conversation, "text": reply}))
-        t3 = await asyncio.wait_for(answered, 30)
+            await self.consoles[console].send(orjson.dumps(
+                {"type": "message", "conversation": conversation, "text": reply}).decode())
+        async with asyncio.timeout(30):
+            t3 = await answered
         result.relay += [t1 - t0, t3 - t2]
         result.round_trip.append(t3 - t0)
         result.delivered += 2
