@@ -1,12 +1,13 @@
 """WebSockets: the person's chat and the counsellor console. Notifications only.
 
 Both consumers keep the last sequence number they sent per conversation; on every
-notification (the process's relay after a committed message, or "conversation.changed" from
-helpline.notify after a state change) they read what is newer from PostgreSQL and send it, so a
-missed or duplicated notification changes nothing and a reconnect with `after` gets what was
-missed. Posts and those reads go through the process's helpline.relay, which batches them
+notification (the process's relay after a committed message, or a state change from
+helpline.notify, which the relay hands on) they read what is newer from PostgreSQL and send it,
+so a missed or duplicated notification changes nothing and a reconnect with `after` gets what
+was missed. Posts and those reads go through the process's helpline.relay, which batches them
 (one transaction, one query, per loop tick); each consumer reads and sends under its own lock,
-so the frames of one socket stay in sequence order.
+so the frames of one socket stay in sequence order. The sockets have no channel-layer channel
+of their own: the relay's one subscription per process serves them all.
 
 Person: connect to /ws/helpline/chat/, then send {"type": "hello", "token": …, "after": n}
 (the token travels in the first frame, never in the URL, which servers log). Then
@@ -26,10 +27,11 @@ from typing import Any
 import orjson
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from core.errors import DomainError
-from helpline import notify, presenters, relay, selectors, services
+from helpline import presenters, relay, selectors, services
 from helpline.models import Conversation, ConversationState, Counsellor, Sender
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,20 @@ def _db(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 
 
 class _Base(AsyncJsonWebsocketConsumer):
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Channels' AsyncConsumer.__call__ for a consumer without a channel of its own (its
+        notifications come from the process's relay): no channel-layer channel, and the frames
+        dispatched one after the other as they arrive, without a new task and an
+        `asyncio.wait` per frame (`await_many_dispatch`, which a channel to listen on needs)."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
     async def dispatch(self, message: dict) -> None:
         """Channels' dispatch without its `aclose_old_connections()` before every handler: that
         is a hop to the one thread-sensitive thread for every frame of every socket of the
@@ -184,8 +200,6 @@ class PersonConsumer(_Base):
         self._stop_draining()
         if self.conversation is not None:
             relay.current().unlisten(self.conversation.pk.hex, self)
-            await self.channel_layer.group_discard(
-                notify.conversation_group(self.conversation.pk), self.channel_name)
 
     async def receive_json(self, content: dict, **kwargs: Any) -> None:
         kind = content.get("type")
@@ -211,8 +225,6 @@ class PersonConsumer(_Base):
             relay.current().unlisten(self.conversation.pk.hex, self)
         self.conversation = conversation
         self.seen = _int(content.get("after"))
-        await self.channel_layer.group_add(notify.conversation_group(conversation.pk),
-                                           self.channel_name)
         await relay.current().listen(conversation.pk.hex, self)
         await self._push_view()
 
@@ -255,10 +267,10 @@ class PersonConsumer(_Base):
             self._offer(conversation_key, committed)
             self._wake(conversation_key)
 
-    async def conversation_changed(self, event: dict) -> None:
-        if self.conversation is not None and event.get("sequence", 0) >= self.seen:
-            self._offer(self.conversation.pk.hex, None)
-            self._wake(self.conversation.pk.hex)
+    def changed(self, conversation_key: str, sequence: int) -> None:
+        if self.conversation is not None and sequence >= self.seen:
+            self._offer(conversation_key, None)
+            self._wake(conversation_key)
 
 
 class ConsoleConsumer(_Base):
@@ -271,8 +283,7 @@ class ConsoleConsumer(_Base):
             await self.close(code=4403)
             return
         self.watching: dict[str, tuple[Conversation, int]] = {}
-        await self.channel_layer.group_add(notify.queue_group(self.counsellor.helpline_id),
-                                           self.channel_name)
+        await relay.current().listen_queue(self.counsellor.helpline_id, self)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -281,11 +292,7 @@ class ConsoleConsumer(_Base):
         self._stop_draining()
         for key in list(getattr(self, "watching", {})):
             relay.current().unlisten(key, self)
-        await self.channel_layer.group_discard(notify.queue_group(self.counsellor.helpline_id),
-                                               self.channel_name)
-        for key in list(getattr(self, "watching", {})):
-            await self.channel_layer.group_discard(notify.conversation_group(key),
-                                                   self.channel_name)
+        relay.current().unlisten_queue(self.counsellor.helpline_id, self)
 
     async def receive_json(self, content: dict, **kwargs: Any) -> None:
         kind = content.get("type")
@@ -303,8 +310,6 @@ class ConsoleConsumer(_Base):
         key = conversation.pk.hex
         async with self._push_lock():
             self.watching[key] = (conversation, after)
-        await self.channel_layer.group_add(notify.conversation_group(conversation.pk),
-                                           self.channel_name)
         await relay.current().listen(key, self)
         await self._push_key(key, read=True)
 
@@ -316,6 +321,9 @@ class ConsoleConsumer(_Base):
         await self._post(entry[0], text, sender=Sender.COUNSELLOR, counsellor=self.counsellor)
 
     async def _push_key(self, key: str, *, read: bool = False) -> None:
+        if key == _QUEUE:
+            await self.send_json({"type": "queue"})
+            return
         async with self._push_lock():
             if key not in self.watching:
                 return
@@ -338,14 +346,16 @@ class ConsoleConsumer(_Base):
             self._offer(conversation_key, committed)
             self._wake(conversation_key)
 
-    async def conversation_changed(self, event: dict) -> None:
-        key = str(event.get("conversation") or "")
-        if key in self.watching:
-            self._offer(key, None)
-            self._wake(key)
+    def changed(self, conversation_key: str, sequence: int) -> None:
+        if conversation_key in self.watching:
+            self._offer(conversation_key, None)
+            self._wake(conversation_key)
 
-    async def queue_changed(self, event: dict) -> None:
-        await self.send_json({"type": "queue"})
+    def queue_changed(self) -> None:
+        self._wake(_QUEUE)  # one "queue" frame however many changes came in meanwhile
+
+
+_QUEUE = "queue"  # the console's wake key for its queue (conversation keys are hex ids)
 
 
 def _int(value: object) -> int:

@@ -4,6 +4,11 @@ Only ids and sequence numbers travel through the channel layer, never message te
 that hears "conversation X is at sequence n" reads what it missed from PostgreSQL. A lost
 notification (Redis pub/sub delivers at most once, to sockets connected now) costs a delay:
 the pages also poll and every reconnect sends the last sequence number seen.
+
+Every event goes to one group, the one each server process's helpline.relay listens to
+(`relay.RELAY_GROUP`), and the relay hands it to the sockets of that process that watch the
+conversation or the helpline's queue: sockets have no channel of their own (one subscription
+per process, not one per socket and group).
 """
 
 from __future__ import annotations
@@ -18,31 +23,26 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-
-def conversation_group(conversation_id: object) -> str:
-    return f"helpline.c.{getattr(conversation_id, 'hex', conversation_id)}"
-
-
-def queue_group(helpline_id: int) -> str:
-    return f"helpline.q.{helpline_id}"
+RELAY_GROUP = "helpline.relay"
+CONVERSATION_CHANGED = "helpline.changed"
+QUEUE_CHANGED = "helpline.queue"
 
 
 def conversation_changed(conversation_id: object, sequence: int) -> None:
     key = getattr(conversation_id, "hex", str(conversation_id))
-    _send_on_commit(conversation_group(conversation_id),
-                    {"type": "conversation.changed", "conversation": key,
+    _send_on_commit({"type": CONVERSATION_CHANGED, "conversation": key,
                      "sequence": int(sequence)})
 
 
 def queue_changed(helpline_id: int) -> None:
-    _send_on_commit(queue_group(helpline_id), {"type": "queue.changed"})
+    _send_on_commit({"type": QUEUE_CHANGED, "helpline": int(helpline_id)})
 
 
-def _send_on_commit(group: str, event: dict) -> None:
-    transaction.on_commit(lambda: _send(group, event))
+def _send_on_commit(event: dict) -> None:
+    transaction.on_commit(lambda: _send(event))
 
 
-def _send(group: str, event: dict) -> None:
+def _send(event: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
@@ -51,10 +51,10 @@ def _send(group: str, event: dict) -> None:
         # Inside a consumer's database call (a worker thread of the ASGI server): hand the
         # send to the server's event loop and return, instead of holding the thread (and its
         # database connection) until Redis has answered.
-        loop.call_soon_threadsafe(_start, layer, group, event)
+        loop.call_soon_threadsafe(_start, layer, event)
         return
     try:
-        async_to_sync(layer.group_send)(group, event)
+        async_to_sync(layer.group_send)(RELAY_GROUP, event)
     except Exception as error:  # the row is committed; pages catch up by polling
         logger.warning("helpline notification not sent: %s", type(error).__name__)
 
@@ -67,8 +67,8 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and loop.is_running() else None
 
 
-def _start(layer: object, group: str, event: dict) -> None:
-    task = asyncio.ensure_future(layer.group_send(group, event))  # type: ignore[attr-defined]
+def _start(layer: object, event: dict) -> None:
+    task = asyncio.ensure_future(layer.group_send(RELAY_GROUP, event))  # type: ignore[attr-defined]
     _pending.add(task)
     task.add_done_callback(_sent)
 

@@ -19,12 +19,15 @@ instead of making its own database calls:
   batch's committed messages (what a read right after the commit answers: the state, the
   counsellor, the messages as `selectors.messages_after` gives them) and reads nothing; any
   other socket, or one that missed something in between, asks for "conversation X after n",
-  and the asks of one tick become one query (`selectors.conversations_after`) from one hop.
+  and the asks of one tick become one query (`selectors.conversations_after`) from one hop;
+- state changes (claim, transfer, end, HTTP posts: helpline.notify) and queue changes arrive
+  on the same group, and the relay hands them to this process's sockets that watch the
+  conversation or the helpline's queue. So the sockets need no channel of their own: one
+  channel-layer subscription per process, however many sockets it serves.
 
 Nothing is kept but what is in flight: the database stays the truth, and a consumer that hears
 "X is at n" reads what it has not sent from PostgreSQL, so a lost notification costs a delay and
-a reconnect or the polling page gets the same answer from the same tables. State changes
-(claim, transfer, end, HTTP posts) still notify through helpline.notify's conversation groups.
+a reconnect or the polling page gets the same answer from the same tables.
 """
 
 from __future__ import annotations
@@ -41,12 +44,12 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from core.errors import DomainError
-from helpline import selectors, services, throttle
+from helpline import notify, selectors, services, throttle
 from helpline.models import Conversation, Counsellor, Sender
 
 logger = logging.getLogger(__name__)
 
-RELAY_GROUP = "helpline.relay"
+RELAY_GROUP = notify.RELAY_GROUP
 MAX_BATCH = 500  # posts or reads per statement
 
 
@@ -65,6 +68,12 @@ class Listener(Protocol):
         batch, what it wrote there (the conversation's state and the batch's messages, as a
         read would answer): a socket that had seen everything before them sends them without
         reading them back."""
+
+    def changed(self, conversation_key: str, sequence: int) -> None:
+        """The conversation's state changed (helpline.notify); must not block."""
+
+    def queue_changed(self) -> None:
+        """The queue of the helpline listened to changed; must not block."""
 
 
 def _db(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -108,6 +117,7 @@ class Relay:
         self._writer: asyncio.Task | None = None
         self._reader: asyncio.Task | None = None
         self._listeners: dict[str, set[Listener]] = {}
+        self._queue_listeners: dict[int, set[Listener]] = {}
         self._listening: asyncio.Task | None = None
         self._ready: asyncio.Future | None = None
         self._sending: set[asyncio.Task] = set()
@@ -183,17 +193,29 @@ class Relay:
     def _deliver(self, changes: dict[str, int],
                  committed: dict[str, selectors.Snapshot] | None = None) -> None:
         for key, sequence in changes.items():
-            snapshot = (committed or {}).get(key)
-            for listener in list(self._listeners.get(key, ())):
-                try:
-                    listener.relayed(key, sequence, snapshot)
-                except Exception as error:  # one socket's failure is not the batch's
-                    logger.warning("helpline relay listener failed: %s", type(error).__name__)
+            self._tell(self._listeners.get(key, ()), "relayed", key, sequence,
+                       (committed or {}).get(key))
 
     async def listen(self, conversation_key: str, listener: Listener) -> None:
-        """Tell `listener` of every message committed in the conversation (hex id), by any
-        process, from the moment this returns."""
+        """Tell `listener` of every message committed and every state change in the conversation
+        (hex id), by any process, from the moment this returns."""
         self._listeners.setdefault(conversation_key, set()).add(listener)
+        await self._subscribed()
+
+    def unlisten(self, conversation_key: str, listener: Listener) -> None:
+        _forget(self._listeners, conversation_key, listener)
+        self._unsubscribe_when_idle()
+
+    async def listen_queue(self, helpline_id: int, listener: Listener) -> None:
+        """Tell `listener` whenever the helpline's queue changes, from the moment this returns."""
+        self._queue_listeners.setdefault(helpline_id, set()).add(listener)
+        await self._subscribed()
+
+    def unlisten_queue(self, helpline_id: int, listener: Listener) -> None:
+        _forget(self._queue_listeners, helpline_id, listener)
+        self._unsubscribe_when_idle()
+
+    async def _subscribed(self) -> None:
         if self.layer is None:
             return
         if self._listening is None or self._listening.done():
@@ -202,13 +224,8 @@ class Relay:
         assert self._ready is not None
         await asyncio.shield(self._ready)
 
-    def unlisten(self, conversation_key: str, listener: Listener) -> None:
-        listeners = self._listeners.get(conversation_key)
-        if listeners is not None:
-            listeners.discard(listener)
-            if not listeners:
-                del self._listeners[conversation_key]
-        if not self._listeners and self._listening is not None:
+    def _unsubscribe_when_idle(self) -> None:
+        if not self._listeners and not self._queue_listeners and self._listening is not None:
             self._listening.cancel()  # nobody left in this process; the next listen restarts
             self._listening = None
 
@@ -224,17 +241,32 @@ class Relay:
         ready.set_result(None)
         try:
             while True:
-                event = await self.layer.receive(channel)
-                if event.get("origin") == self.origin:
-                    continue  # this process told its own sockets already
-                try:
-                    changes = {str(k): int(s) for k, s in event.get("changes", [])}
-                except (TypeError, ValueError):
-                    continue
-                self._deliver(changes)
+                self._heard(await self.layer.receive(channel))
         finally:
             with contextlib.suppress(Exception):  # shutting down; the layer forgets it anyway
                 await self.layer.group_discard(RELAY_GROUP, channel)
+
+    def _heard(self, event: dict) -> None:
+        """One event of the group: another process's batch, a state change or a queue change."""
+        kind = event.get("type")
+        try:
+            if kind == notify.CONVERSATION_CHANGED:
+                key, sequence = str(event["conversation"]), int(event.get("sequence", 0))
+                self._tell(self._listeners.get(key, ()), "changed", key, sequence)
+            elif kind == notify.QUEUE_CHANGED:
+                self._tell(self._queue_listeners.get(int(event["helpline"]), ()), "queue_changed")
+            elif event.get("origin") != self.origin:  # this process told its own sockets already
+                self._deliver({str(k): int(s) for k, s in event.get("changes", [])})
+        except (KeyError, TypeError, ValueError):
+            logger.warning("helpline relay event not understood: %s", kind)
+
+    @staticmethod
+    def _tell(listeners: Any, method: str, *args: Any) -> None:
+        for listener in list(listeners):
+            try:
+                getattr(listener, method)(*args)
+            except Exception as error:  # one socket's failure is not the others'
+                logger.warning("helpline relay listener failed: %s", type(error).__name__)
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -278,6 +310,14 @@ class Relay:
                                 messages=snapshot.after(after)))
         finally:
             self._reader = None
+
+
+def _forget(listeners: dict[Any, set[Listener]], key: Any, listener: Listener) -> None:
+    found = listeners.get(key)
+    if found is not None:
+        found.discard(listener)
+        if not found:
+            del listeners[key]
 
 
 _relays: dict[asyncio.AbstractEventLoop, Relay] = {}

@@ -151,6 +151,12 @@ class Recorder:
         self.told.append((conversation_key, sequence))
         self.committed[conversation_key] = committed
 
+    def changed(self, conversation_key: str, sequence: int) -> None:
+        self.told.append(("changed", conversation_key, sequence))  # type: ignore[arg-type]
+
+    def queue_changed(self) -> None:
+        self.told.append(("queue",))  # type: ignore[arg-type]
+
 
 def test_posts_of_one_tick_share_one_transaction_and_one_notification_per_conversation(settings):
     settings.HELPLINE_MESSAGES_PER_WINDOW = 100
@@ -302,6 +308,59 @@ def test_another_process_hears_of_a_batch_through_the_encrypted_channel_layer():
         there.unlisten(one.pk.hex, theirs)
 
     async_to_sync(scenario)()
+
+
+def test_state_and_queue_changes_reach_only_the_sockets_that_watch_them_in_every_process():
+    w = helpline_world(chats_per_counsellor=2)
+    one, two = _active(w, 2)
+    other = helpline_world(slug="other-line")
+
+    async def until(recorder: Recorder, n: int) -> None:
+        for _ in range(50):
+            if len(recorder.told) >= n:
+                return
+            await asyncio.sleep(0.05)
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        here, there = relay.Relay(loop), relay.Relay(loop)  # two server processes' relays
+        person, console, bystander, elsewhere = Recorder(), Recorder(), Recorder(), Recorder()
+        await here.listen(one.pk.hex, person)
+        await there.listen_queue(w.helpline.pk, console)
+        await there.listen(two.pk.hex, bystander)
+        await there.listen_queue(other.helpline.pk, elsewhere)
+        # A state change committed by code outside the server (a view, a task): its
+        # notification goes through the channel layer to every process's relay.
+        left = await sync_to_async(services.person_leave, thread_sensitive=False)(
+            conversation=one)
+        await until(person, 1)
+        await until(console, 1)
+        await asyncio.sleep(0.2)  # anything else would have arrived by now
+        # (the "person has left" message and the state change each notify: at most once each)
+        assert set(person.told) == {("changed", one.pk.hex, left.next_sequence - 1)}
+        assert set(console.told) == {("queue",)}
+        assert bystander.told == [] and elsewhere.told == []
+        # Nobody left listening in a process: its subscription ends; the next listen restarts it.
+        there.unlisten(two.pk.hex, bystander)
+        there.unlisten_queue(w.helpline.pk, console)
+        assert there._listening is not None  # `elsewhere` still listens to its queue
+        there.unlisten_queue(other.helpline.pk, elsewhere)
+        assert there._listening is None
+        here.unlisten(one.pk.hex, person)
+
+    async_to_sync(scenario)()
+
+
+def test_an_event_the_relay_does_not_understand_is_logged_and_dropped(caplog):
+    r = relay.Relay(asyncio.new_event_loop(), layer=None)
+    listener = Recorder()
+    r._listeners["abc"] = {listener}
+    r._heard({"type": "helpline.changed", "conversation": "abc", "sequence": "not a number"})
+    r._heard({"type": "helpline.queue"})
+    r._heard({"type": "helpline.relayed", "origin": "elsewhere", "changes": [["abc", 3]]})
+    assert listener.told == [("abc", 3)]
+    assert caplog.text.count("helpline relay event not understood") == 2
+    r.loop.close()
 
 
 def test_the_message_rate_limit_holds_through_the_relay(settings):
