@@ -1,7 +1,7 @@
 """Helpline chat relay: 500 concurrent WebSocket conversations beside a bare echo consumer.
 
-    python bench/helpline_chat.py [--conversations 500] [--chats-each 2] [--duration 15]
-                                  [--rounds 3] [--workers 2] [--interval 10]
+    python bench/helpline_chat.py [--conversations 500] [--chats-each 2] [--duration 10]
+                                  [--rounds 6] [--workers 2] [--interval 10]
 
 The real ASGI app (outreach.asgi, Channels consumers, channels-redis with its symmetric
 encryption) under uvicorn on loopback, PostgreSQL + Redis. One uvicorn serves both, so the
@@ -513,8 +513,8 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=500)
     parser.add_argument("--chats-each", type=int, default=2,
                         help="conversations per counsellor console (1-10)")
-    parser.add_argument("--duration", type=float, default=15.0)
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=6,
                         help="alternating echo and chat-maximum rounds")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--interval", type=float, default=10.0,
