@@ -113,39 +113,59 @@ class _Base(AsyncJsonWebsocketConsumer):
 
     async def _post(self, conversation: Conversation, text: object, *, sender: str,
                     counsellor: Counsellor | None = None) -> None:
+        key = conversation.pk.hex
+        self._posting = key  # frames are dispatched one at a time: one post in flight at most
         try:
             result = await relay.current().post(conversation, text, sender=sender,
                                                 counsellor=counsellor)
         except DomainError as error:
+            await self._push_posted(key)
             await self._error(error)
             return
         except relay.NotSent:
+            await self._push_posted(key)
             await self.send_json({"type": "error", "status": 503,
                                   "detail": "Your message was not sent. Please send it again."})
             return
+        await self._push_posted(key)
         if result == relay.RATE_LIMITED:
             await self.send_json({"type": "error", "status": 429,
                                   "detail": "You are sending messages very fast."})
 
-    # Notifications mark conversations to push; one task per socket pushes them in turn.
+    async def _push_posted(self, key: str) -> None:
+        """The socket's own post is answered: push what its batch committed (the sender's page
+        gets its message back) here, in the frame's handler, not from a new push task."""
+        self._posting = None
+        if key in self._dirty and self._drainer is None:
+            self._dirty.discard(key)
+            await self._push_or_log(key)
+
+    # Notifications mark conversations to push; one task per socket pushes them in turn,
+    # except for the conversation the socket is posting to, which _post pushes when answered.
+    _posting: str | None = None
+    _drainer: asyncio.Task | None = None
+
+    @property
+    def _dirty(self) -> set[str]:
+        return self.__dict__.setdefault("_dirty_keys", set())
+
     def _wake(self, key: str) -> None:
-        if not hasattr(self, "_dirty"):
-            self._dirty: set[str] = set()
-            self._drainer: asyncio.Task | None = None
         self._dirty.add(key)
-        if self._drainer is None:
+        if self._drainer is None and key != self._posting:
             self._drainer = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
         try:
             while self._dirty:
-                key = self._dirty.pop()
-                try:
-                    await self._push_key(key)
-                except Exception as error:  # the next notification, or the page's poll, retries
-                    logger.warning("helpline push failed: %s", type(error).__name__)
+                await self._push_or_log(self._dirty.pop())
         finally:
             self._drainer = None
+
+    async def _push_or_log(self, key: str) -> None:
+        try:
+            await self._push_key(key)
+        except Exception as error:  # the next notification, or the page's poll, retries
+            logger.warning("helpline push failed: %s", type(error).__name__)
 
     async def _push_key(self, key: str) -> None:
         raise NotImplementedError

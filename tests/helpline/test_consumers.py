@@ -67,6 +67,51 @@ def test_a_person_and_a_counsellor_exchange_messages_in_real_time():
     async_to_sync(scenario)()
 
 
+def test_each_sender_gets_its_own_message_back_once_with_its_sequence_in_order():
+    """The sender's page learns its message is committed from the frame its own post pushes
+    (helpline.consumers._push_posted): each message once, in sequence order, for posts in a row."""
+    w = helpline_world()
+    started = services.conversation_start(helpline=w.helpline)
+    services.conversation_claim(counsellor=w.counsellor, conversation_id=started.conversation.pk)
+    conversation_id = str(started.conversation.pk)
+
+    async def own(communicator: WebsocketCommunicator, sender: str, n: int) -> list[tuple]:
+        mine: list[tuple] = []
+        while len(mine) < n:
+            frame = await communicator.receive_json_from(timeout=5)
+            mine += [(m["sequence"], m["text"]) for m in frame.get("messages", [])
+                     if m["sender"] == sender]
+        return mine
+
+    async def scenario() -> None:
+        person = WebsocketCommunicator(application, CHAT, headers=ORIGIN)
+        assert (await person.connect())[0]
+        await person.send_json_to({"type": "hello", "token": started.token, "after": 0})
+        await person.receive_json_from(timeout=5)
+        console = WebsocketCommunicator(ConsoleConsumer.as_asgi(), "/ws/helpline/console/")
+        console.scope["user"] = w.counsellor.user
+        assert (await console.connect())[0]
+        await console.send_json_to({"type": "watch", "conversation": conversation_id,
+                                    "after": 0})
+        await receive_until(console, lambda f: f["type"] == "messages")
+        for text in ("one", "two", "three"):
+            await person.send_json_to({"type": "message", "text": text})
+        people = await own(person, "person", 3)
+        assert [t for _, t in people] == ["one", "two", "three"]
+        assert [s for s, _ in people] == sorted({s for s, _ in people})  # once each, in order
+        for text in ("yes", "go on"):
+            await console.send_json_to({"type": "message", "conversation": conversation_id,
+                                        "text": text})
+        counsellors = await own(console, "counsellor", 2)
+        assert [t for _, t in counsellors] == ["yes", "go on"]
+        assert counsellors[0][0] > people[-1][0]
+        assert await person.receive_nothing(timeout=0.3) is False  # the replies reach the person
+        await person.disconnect()
+        await console.disconnect()
+
+    async_to_sync(scenario)()
+
+
 def test_a_reconnect_with_the_last_sequence_seen_gets_what_was_missed():
     w = helpline_world()
     started = services.conversation_start(helpline=w.helpline)
