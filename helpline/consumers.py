@@ -48,6 +48,15 @@ def _db(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 
 
 class _Base(AsyncJsonWebsocketConsumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The per-socket push state (one consumer instance per socket).
+        self._dirty: set[str] = set()  # conversations (or _QUEUE) notified, not yet pushed
+        self._drainer: asyncio.Task | None = None  # the task pushing them, while it runs
+        self._posting: str | None = None  # the conversation of the post in flight, if any
+        self._offers: dict[str, selectors.Snapshot | None] = {}  # see _offer
+        self._lock = asyncio.Lock()  # one push at a time: a socket's frames stay in order
+
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         """Channels' AsyncConsumer.__call__ for a consumer without a channel of its own (its
         notifications come from the process's relay): no channel-layer channel, and the frames
@@ -116,19 +125,17 @@ class _Base(AsyncJsonWebsocketConsumer):
         key = conversation.pk.hex
         self._posting = key  # frames are dispatched one at a time: one post in flight at most
         try:
-            result = await relay.current().post(conversation, text, sender=sender,
-                                                counsellor=counsellor)
-        except DomainError as error:
-            await self._push_posted(key)
-            await self._error(error)
-            return
-        except relay.NotSent:
-            await self._push_posted(key)
+            result: object = await relay.current().post(conversation, text, sender=sender,
+                                                        counsellor=counsellor)
+        except (DomainError, relay.NotSent) as error:
+            result = error
+        await self._push_posted(key)
+        if isinstance(result, DomainError):
+            await self._error(result)
+        elif isinstance(result, relay.NotSent):
             await self.send_json({"type": "error", "status": 503,
                                   "detail": "Your message was not sent. Please send it again."})
-            return
-        await self._push_posted(key)
-        if result == relay.RATE_LIMITED:
+        elif result == relay.RATE_LIMITED:
             await self.send_json({"type": "error", "status": 429,
                                   "detail": "You are sending messages very fast."})
 
@@ -142,13 +149,6 @@ class _Base(AsyncJsonWebsocketConsumer):
 
     # Notifications mark conversations to push; one task per socket pushes them in turn,
     # except for the conversation the socket is posting to, which _post pushes when answered.
-    _posting: str | None = None
-    _drainer: asyncio.Task | None = None
-
-    @property
-    def _dirty(self) -> set[str]:
-        return self.__dict__.setdefault("_dirty_keys", set())
-
     def _wake(self, key: str) -> None:
         self._dirty.add(key)
         if self._drainer is None and key != self._posting:
@@ -173,7 +173,7 @@ class _Base(AsyncJsonWebsocketConsumer):
     # What the relay offered since the last push of a conversation: the messages its batch
     # committed (a run of sequence numbers), or None: read from the database.
     def _offer(self, key: str, committed: selectors.Snapshot | None) -> None:
-        offers: dict[str, selectors.Snapshot | None] = self.__dict__.setdefault("_offers", {})
+        offers = self._offers
         if key not in offers or committed is None:
             offers[key] = committed
             return
@@ -188,7 +188,7 @@ class _Base(AsyncJsonWebsocketConsumer):
     def _offered(self, key: str, seen: int) -> selectors.Snapshot | bool | None:
         """The offered messages above `seen` when they follow on from it (no read needed),
         False when the offer holds nothing new, None: read."""
-        offer = self.__dict__.get("_offers", {}).pop(key, None)
+        offer = self._offers.pop(key, None)
         if offer is None or not offer.messages:
             return None
         first, last = offer.messages[0]["sequence"], offer.messages[-1]["sequence"]
@@ -199,14 +199,8 @@ class _Base(AsyncJsonWebsocketConsumer):
         return dataclasses.replace(offer, messages=offer.after(seen))
 
     def _stop_draining(self) -> None:
-        drainer = getattr(self, "_drainer", None)
-        if drainer is not None:
-            drainer.cancel()
-
-    def _push_lock(self) -> asyncio.Lock:
-        if not hasattr(self, "_lock"):
-            self._lock = asyncio.Lock()
-        return self._lock
+        if self._drainer is not None:
+            self._drainer.cancel()
 
 
 class PersonConsumer(_Base):
@@ -251,7 +245,7 @@ class PersonConsumer(_Base):
     async def _push_view(self) -> None:
         """The full view (queue position included), from the database: hello and ping."""
         assert self.conversation is not None
-        async with self._push_lock():
+        async with self._lock:
             view = await _db(presenters.person_view)(self.conversation, after=self.seen)
             await self._send_view(view)
 
@@ -260,7 +254,7 @@ class PersonConsumer(_Base):
         conversation = self.conversation
         if conversation is None or conversation.pk.hex != key:
             return
-        async with self._push_lock():
+        async with self._lock:
             snapshot = self._offered(key, self.seen)
             if snapshot is False:
                 return
@@ -328,7 +322,7 @@ class ConsoleConsumer(_Base):
             await self.send_json({"type": "error", "status": 404, "detail": "Not found."})
             return
         key = conversation.pk.hex
-        async with self._push_lock():
+        async with self._lock:
             self.watching[key] = (conversation, after)
         await relay.current().listen(key, self)
         await self._push_key(key, read=True)
@@ -344,7 +338,7 @@ class ConsoleConsumer(_Base):
         if key == _QUEUE:
             await self.send_json({"type": "queue"})
             return
-        async with self._push_lock():
+        async with self._lock:
             if key not in self.watching:
                 return
             conversation, seen = self.watching[key]
